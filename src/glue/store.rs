@@ -1,0 +1,343 @@
+//! Accounts and pool state in Workers KV, with an isolate-wide cache so that a request in steady
+//! state costs no KV read at all.
+//!
+//! Layout (compatible with the TypeScript worker): `ACCOUNT:<id>` credentials,
+//! `FAILED_ACCOUNTS` + `LAST_FAILED_RESET_DATE`; ours: `ACCOUNTS` (index of ids) and
+//! `ACCOUNT_STATUS` (dead / cooling-down state and last errors).
+
+use super::config::{Config, KV_BINDING};
+use crate::credentials::Credentials;
+use crate::error::GatewayError;
+use crate::pool::{keys, parse_status_map, AccountState, FailedAccounts, StatusMap, SECRET_ACCOUNT_ID};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use worker::kv::KvStore;
+use worker::Env;
+
+#[derive(Debug, Clone, Default)]
+pub struct PoolState {
+    pub ids: Vec<String>,
+    pub failed: FailedAccounts,
+    pub status: StatusMap,
+}
+
+/// KV operations done by this isolate (reported by /admin/health, read by the benchmarks).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct KvCounters {
+    pub reads: u64,
+    pub writes: u64,
+    pub lists: u64,
+    pub deletes: u64,
+}
+
+#[derive(Default)]
+struct Cache {
+    pool: Option<(PoolState, u64)>,
+    creds: HashMap<String, Credentials>,
+    refreshing: HashSet<String>,
+    counters: KvCounters,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    CACHE.with(|c| f(&mut c.borrow_mut()))
+}
+
+pub fn kv_counters() -> KvCounters {
+    with_cache(|c| c.counters)
+}
+
+/// Refresh single-flight within the isolate: true when the caller now holds the right to refresh.
+pub fn try_begin_refresh(id: &str) -> bool {
+    with_cache(|c| c.refreshing.insert(id.to_owned()))
+}
+
+pub fn end_refresh(id: &str) {
+    with_cache(|c| c.refreshing.remove(id));
+}
+
+pub fn is_refreshing(id: &str) -> bool {
+    with_cache(|c| c.refreshing.contains(id))
+}
+
+pub fn cached_credentials(id: &str) -> Option<Credentials> {
+    with_cache(|c| c.creds.get(id).cloned())
+}
+
+fn storage(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Storage { message: e.to_string() }
+}
+
+pub struct Store<'a> {
+    kv: KvStore,
+    cfg: &'a Config,
+}
+
+impl<'a> Store<'a> {
+    pub fn new(env: &Env, cfg: &'a Config) -> Result<Self, GatewayError> {
+        let kv = env
+            .kv(KV_BINDING)
+            .map_err(|_| GatewayError::Storage { message: format!("the KV binding {KV_BINDING} is missing in wrangler.toml") })?;
+        Ok(Store { kv, cfg })
+    }
+
+    pub fn config(&self) -> &Config {
+        self.cfg
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, GatewayError> {
+        with_cache(|c| c.counters.reads += 1);
+        self.kv.get(key).text().await.map_err(storage)
+    }
+
+    async fn put(&self, key: &str, value: String) -> Result<(), GatewayError> {
+        with_cache(|c| c.counters.writes += 1);
+        self.kv.put(key, value).map_err(storage)?.execute().await.map_err(storage)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), GatewayError> {
+        with_cache(|c| c.counters.deletes += 1);
+        self.kv.delete(key).await.map_err(storage)
+    }
+
+    /// The pool as this isolate knows it, re-read from KV once the cache is older than the TTL.
+    /// The daily reset of FAILED_ACCOUNTS is applied (and written back) here.
+    pub async fn pool(&self, now_ms: u64) -> Result<PoolState, GatewayError> {
+        let cached = with_cache(|c| c.pool.clone());
+        let mut pool = match cached {
+            Some((p, at)) if now_ms < at + self.cfg.cache_ttl_ms => p,
+            _ => self.reload_pool(now_ms).await?,
+        };
+        if pool.failed.reset_if_new_day(now_ms) {
+            self.put(keys::FAILED_ACCOUNTS, String::new()).await?;
+            self.put(keys::LAST_FAILED_RESET_DATE, pool.failed.reset_date.clone().unwrap_or_default()).await?;
+            with_cache(|c| {
+                if let Some((p, _)) = c.pool.as_mut() {
+                    p.failed = pool.failed.clone();
+                }
+            });
+        }
+        Ok(pool)
+    }
+
+    pub async fn reload_pool(&self, now_ms: u64) -> Result<PoolState, GatewayError> {
+        let (index, failed, date, status) = futures_util::join!(
+            self.get(keys::ACCOUNTS_INDEX),
+            self.get(keys::FAILED_ACCOUNTS),
+            self.get(keys::LAST_FAILED_RESET_DATE),
+            self.get(keys::ACCOUNT_STATUS),
+        );
+        let mut ids: Vec<String> = match index? {
+            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+            None => self.rebuild_index().await?,
+        };
+        if self.cfg.secret_creds.is_some() && !ids.iter().any(|i| i == SECRET_ACCOUNT_ID) {
+            ids.insert(0, SECRET_ACCOUNT_ID.to_owned());
+        }
+        let pool = PoolState {
+            ids,
+            failed: FailedAccounts::parse(failed?.as_deref(), date?.as_deref()),
+            status: parse_status_map(status?.as_deref()),
+        };
+        with_cache(|c| c.pool = Some((pool.clone(), now_ms)));
+        Ok(pool)
+    }
+
+    /// Lists `ACCOUNT:*` (only when the index is missing, e.g. a namespace written by the
+    /// TypeScript worker) and stores the index.
+    async fn rebuild_index(&self) -> Result<Vec<String>, GatewayError> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            with_cache(|c| c.counters.lists += 1);
+            let mut list = self.kv.list().prefix(keys::ACCOUNT_PREFIX.to_owned());
+            if let Some(cur) = cursor.take() {
+                list = list.cursor(cur);
+            }
+            let page = list.execute().await.map_err(storage)?;
+            ids.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(keys::ACCOUNT_PREFIX).map(str::to_owned)));
+            match page.cursor {
+                Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
+                _ => break,
+            }
+        }
+        ids.retain(|i| i != SECRET_ACCOUNT_ID || self.cfg.secret_creds.is_none());
+        self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+        Ok(ids)
+    }
+
+    /// Credentials from the isolate cache, else from KV.
+    pub async fn credentials(&self, id: &str) -> Result<Option<Credentials>, GatewayError> {
+        if let Some(c) = cached_credentials(id) {
+            return Ok(Some(c));
+        }
+        self.read_credentials(id).await
+    }
+
+    /// Credentials re-read from KV (for the secret account: the newer of the secret and KV).
+    /// The isolate cache takes the result unless it already holds something newer.
+    pub async fn read_credentials(&self, id: &str) -> Result<Option<Credentials>, GatewayError> {
+        let stored = match self.get(&keys::account(id)).await? {
+            Some(text) => Some(Credentials::parse(&text).map_err(|e| GatewayError::Storage {
+                message: format!("ACCOUNT:{id} is unreadable: {e}"),
+            })?),
+            None => None,
+        };
+        let from_secret = if id == SECRET_ACCOUNT_ID {
+            match self.cfg.secret_creds.as_deref().map(Credentials::parse) {
+                Some(Ok(c)) => Some(c),
+                Some(Err(e)) => {
+                    return Err(GatewayError::Storage { message: format!("the QWEN_OAUTH_CREDS secret is unusable: {e}") })
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let best = match (stored, from_secret) {
+            (Some(a), Some(b)) => Some(if a.is_newer_or_same(&b) { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        if let Some(c) = &best {
+            remember(id, c.clone());
+        }
+        Ok(with_cache(|c| c.creds.get(id).cloned()).or(best))
+    }
+
+    /// Writes credentials to KV, then makes them the isolate's copy.
+    pub async fn save_credentials(&self, id: &str, creds: &Credentials) -> Result<(), GatewayError> {
+        self.put(&keys::account(id), creds.to_json()).await?;
+        remember(id, creds.clone());
+        Ok(())
+    }
+
+    /// Replace credentials unconditionally (admin PUT): the caller asked for exactly these.
+    pub async fn replace_credentials(&self, id: &str, creds: &Credentials) -> Result<(), GatewayError> {
+        self.put(&keys::account(id), creds.to_json()).await?;
+        with_cache(|c| c.creds.insert(id.to_owned(), creds.clone()));
+        Ok(())
+    }
+
+    async fn update_status(&self, now_ms: u64, id: &str, f: impl FnOnce(&mut AccountState)) -> Result<(), GatewayError> {
+        let mut map = parse_status_map(self.get(keys::ACCOUNT_STATUS).await?.as_deref());
+        f(map.entry(id.to_owned()).or_default());
+        map.retain(|_, s| *s != AccountState::default());
+        self.put(keys::ACCOUNT_STATUS, serde_json::to_string(&map).unwrap_or_default()).await?;
+        with_cache(|c| match c.pool.as_mut() {
+            Some((p, _)) => p.status = map,
+            None => c.pool = Some((PoolState { status: map, ..Default::default() }, now_ms.saturating_sub(self.cfg.cache_ttl_ms))),
+        });
+        Ok(())
+    }
+
+    pub async fn record_error(&self, now_ms: u64, id: &str, error: &str) -> Result<(), GatewayError> {
+        let error = error.to_owned();
+        self.update_status(now_ms, id, |s| {
+            s.last_error = Some(error);
+            s.last_error_at = Some(now_ms);
+        })
+        .await
+    }
+
+    pub async fn mark_dead(&self, now_ms: u64, id: &str, reason: &str) -> Result<(), GatewayError> {
+        let reason = reason.to_owned();
+        self.update_status(now_ms, id, |s| {
+            s.dead_reason = Some(reason.clone());
+            s.dead_at = Some(now_ms);
+            s.last_error = Some(reason);
+            s.last_error_at = Some(now_ms);
+        })
+        .await
+    }
+
+    pub async fn cool_down(&self, now_ms: u64, id: &str, until_ms: u64, error: &str) -> Result<(), GatewayError> {
+        let error = error.to_owned();
+        self.update_status(now_ms, id, |s| {
+            s.cooldown_until = Some(until_ms);
+            s.last_error = Some(error);
+            s.last_error_at = Some(now_ms);
+        })
+        .await
+    }
+
+    /// Daily quota spent: into FAILED_ACCOUNTS (re-read first so other isolates' entries stay).
+    pub async fn mark_quota_exceeded(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
+        let (failed, date) = futures_util::join!(self.get(keys::FAILED_ACCOUNTS), self.get(keys::LAST_FAILED_RESET_DATE));
+        let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
+        let reset = list.reset_if_new_day(now_ms);
+        if list.add(id) {
+            self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
+        }
+        if reset {
+            self.put(keys::LAST_FAILED_RESET_DATE, list.reset_date.clone().unwrap_or_default()).await?;
+        }
+        self.record_error(now_ms, id, "daily quota exhausted").await?;
+        with_cache(|c| {
+            if let Some((p, _)) = c.pool.as_mut() {
+                p.failed = list;
+            }
+        });
+        Ok(())
+    }
+
+    /// Back to healthy: out of FAILED_ACCOUNTS, no dead mark, no cool-down, no last error.
+    pub async fn reset_account(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
+        let (failed, date) = futures_util::join!(self.get(keys::FAILED_ACCOUNTS), self.get(keys::LAST_FAILED_RESET_DATE));
+        let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
+        if list.remove(id) {
+            self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
+        }
+        with_cache(|c| {
+            if let Some((p, _)) = c.pool.as_mut() {
+                p.failed = list;
+            }
+        });
+        self.update_status(now_ms, id, |s| *s = AccountState::default()).await
+    }
+
+    pub async fn add_to_index(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
+        let mut ids = self.index_ids().await?;
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+            self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+        }
+        self.reload_pool(now_ms).await.map(|_| ())
+    }
+
+    pub async fn remove_account(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
+        let mut ids = self.index_ids().await?;
+        ids.retain(|i| i != id);
+        self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+        self.delete(&keys::account(id)).await?;
+        with_cache(|c| c.creds.remove(id));
+        self.reset_account(now_ms, id).await?;
+        self.reload_pool(now_ms).await.map(|_| ())
+    }
+
+    async fn index_ids(&self) -> Result<Vec<String>, GatewayError> {
+        Ok(match self.get(keys::ACCOUNTS_INDEX).await? {
+            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+            None => self.rebuild_index().await?,
+        })
+    }
+
+    /// Rebuild the index from `list()` now (admin action after editing KV by hand).
+    pub async fn reindex(&self, now_ms: u64) -> Result<Vec<String>, GatewayError> {
+        let ids = self.rebuild_index().await?;
+        self.reload_pool(now_ms).await?;
+        Ok(ids)
+    }
+}
+
+/// Keep the newer of the cached and the given credentials.
+fn remember(id: &str, creds: Credentials) {
+    with_cache(|c| {
+        let keep_old = c.creds.get(id).map(|old| !creds.is_newer_or_same(old)).unwrap_or(false);
+        if !keep_old {
+            c.creds.insert(id.to_owned(), creds);
+        }
+    });
+}

@@ -1,0 +1,114 @@
+//! Access tokens that are good to use: cached, refreshed before they expire, one refresh per
+//! account at a time in this isolate, and the rotated refresh token persisted before use.
+
+use super::net::{now_ms, post_form, sleep_ms};
+use super::store::{self, Store};
+use crate::credentials::{Credentials, OAuthCredentials};
+use crate::error::{AccountFailure, GatewayError};
+use crate::oauth::{apply_refresh, parse_token_answer, refresh_form, token_url, TokenOutcome};
+
+/// How long a request waits for another request's refresh of the same account.
+const WAIT_FOR_REFRESH_MS: u64 = 20_000;
+const WAIT_STEP_MS: u64 = 20;
+
+fn account_failure(id: &str, failure: AccountFailure) -> GatewayError {
+    GatewayError::Account { account: id.to_owned(), failure }
+}
+
+/// Credentials whose token can be used now. `rejected_token` is the access token that upstream
+/// just refused (401): then a refresh is forced unless someone already replaced that token.
+pub async fn usable_credentials(
+    store: &Store<'_>,
+    id: &str,
+    rejected_token: Option<&str>,
+) -> Result<Credentials, GatewayError> {
+    let mut waited = 0;
+    loop {
+        let creds = store
+            .credentials(id)
+            .await?
+            .ok_or_else(|| GatewayError::Storage { message: format!("account '{id}' has no credentials") })?;
+        let oauth = match creds {
+            Credentials::ApiKey(_) => return Ok(creds),
+            Credentials::OAuth(ref o) => o.clone(),
+        };
+        if good_to_use(&oauth, rejected_token) {
+            return Ok(creds);
+        }
+        if store::try_begin_refresh(id) {
+            let result = refresh_locked(store, id, rejected_token).await;
+            store::end_refresh(id);
+            return result;
+        }
+        // Another request of this isolate is refreshing this account: wait for its result
+        // (polling the isolate cache keeps every request's I/O in its own context).
+        while store::is_refreshing(id) && waited < WAIT_FOR_REFRESH_MS {
+            sleep_ms(WAIT_STEP_MS).await;
+            waited += WAIT_STEP_MS;
+        }
+        if waited >= WAIT_FOR_REFRESH_MS {
+            return Err(account_failure(id, AccountFailure::Unavailable { detail: "token refresh took too long".into() }));
+        }
+        match store::cached_credentials(id) {
+            Some(Credentials::OAuth(o)) if good_to_use(&o, rejected_token) => return Ok(Credentials::OAuth(o)),
+            // The other refresh failed: report that account as failed without refreshing again.
+            _ => return Err(account_failure(id, AccountFailure::Unavailable { detail: "token refresh failed".into() })),
+        }
+    }
+}
+
+fn good_to_use(c: &OAuthCredentials, rejected_token: Option<&str>) -> bool {
+    c.is_fresh(now_ms()) && rejected_token != Some(c.access_token.as_str())
+}
+
+/// Holding the account's refresh right: re-read KV (another isolate may have refreshed), else
+/// call the token endpoint, persist, then return.
+async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str>) -> Result<Credentials, GatewayError> {
+    let current = match store.read_credentials(id).await? {
+        Some(Credentials::OAuth(o)) => o,
+        Some(other) => return Ok(other),
+        None => return Err(GatewayError::Storage { message: format!("account '{id}' has no credentials") }),
+    };
+    if good_to_use(&current, rejected_token) {
+        return Ok(Credentials::OAuth(current));
+    }
+    let url = token_url(&store.config().oauth_base_url);
+    let answer = post_form(&url, &refresh_form(&current.refresh_token)).await;
+    let (status, body) = match answer {
+        Ok(x) => x,
+        Err(detail) => {
+            return Err(account_failure(id, AccountFailure::Unavailable { detail: format!("token endpoint unreachable: {detail}") }))
+        }
+    };
+    match parse_token_answer(status, &body) {
+        TokenOutcome::Token(answer) => {
+            let fresh = Credentials::OAuth(apply_refresh(&current, answer, now_ms()));
+            // Persist first: the old refresh token may already be dead.
+            if let Err(e) = store.save_credentials(id, &fresh).await {
+                worker::console_error!("account {id}: refreshed credentials could not be saved to KV: {e}");
+                if let Err(e) = store.save_credentials(id, &fresh).await {
+                    worker::console_error!("account {id}: second save failed too ({e}); serving from the isolate");
+                }
+            }
+            Ok(fresh)
+        }
+        TokenOutcome::Rejected { code, description } => {
+            let reason = if description.is_empty() {
+                format!("refresh token rejected ({code})")
+            } else {
+                format!("refresh token rejected ({code}: {description})")
+            };
+            store.mark_dead(now_ms(), id, &reason).await?;
+            Err(account_failure(id, AccountFailure::Dead { reason }))
+        }
+        TokenOutcome::Pending | TokenOutcome::SlowDown => {
+            Err(account_failure(id, AccountFailure::Unavailable { detail: "token endpoint asked to slow down".into() }))
+        }
+        TokenOutcome::Unavailable { detail } => {
+            let detail = format!("token endpoint failed: {detail}");
+            let _ = store.record_error(now_ms(), id, &detail).await;
+            Err(account_failure(id, AccountFailure::Unavailable { detail }))
+        }
+    }
+}
+
