@@ -1,0 +1,121 @@
+// Test harness: the built Worker in workerd (through Miniflare, with real local KV) in front of
+// our mock Qwen upstream on 127.0.0.1.
+import { Miniflare } from 'miniflare';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { startMock } from './mock/upstream.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLIENT_KEY = 'sk-test-client';
+export const ADMIN_KEY = 'admin-test-secret';
+
+/** Control client for the mock upstream's /__mock API. */
+export class MockControl {
+  constructor(url) { this.url = url; }
+  async call(method, p, body) {
+    const res = await fetch(this.url + p, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`mock ${method} ${p}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  account(id, opts = {}) { return this.call('POST', '/__mock/accounts', { id, ...opts }); }
+  script(id, s) { return this.call('POST', `/__mock/accounts/${id}/script`, s); }
+  expire(id) { return this.call('POST', `/__mock/accounts/${id}/expire`); }
+  revoke(id) { return this.call('POST', `/__mock/accounts/${id}/revoke`); }
+  requests(p) { return this.call('GET', '/__mock/requests' + (p ? `?path=${encodeURIComponent(p)}` : '')); }
+  clearRequests() { return this.call('DELETE', '/__mock/requests'); }
+  stats() { return this.call('GET', '/__mock/stats'); }
+  config(c) { return this.call('POST', '/__mock/config', c); }
+  reset() { return this.call('POST', '/__mock/reset'); }
+}
+
+/** Credentials as qwen-code stores them, from a mock account. */
+export function qwenCodeCreds(acct) {
+  return {
+    access_token: acct.access_token,
+    refresh_token: acct.refresh_token,
+    token_type: 'Bearer',
+    resource_url: acct.resource_url,
+    expiry_date: acct.expiry_date,
+  };
+}
+
+/**
+ * Starts the mock and the Worker. `vars` override/add Worker bindings; pass
+ * `OPENAI_API_KEYS: undefined` to run a public API.
+ */
+export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = {}) {
+  const mock = await startMock({ chunkDelayMs });
+  const bindings = {
+    QWEN_OAUTH_BASE_URL: mock.url,
+    QWEN_API_BASE_URL: mock.url,
+    DEFAULT_MODEL: 'qwen3-coder-plus',
+    FIRST_BYTE_TIMEOUT_MS: '5000',
+    REQUEST_TIMEOUT_MS: '10000',
+    ACCOUNT_CACHE_TTL_SECS: '15',
+    OPENAI_API_KEYS: CLIENT_KEY,
+    ADMIN_SECRET_KEY: ADMIN_KEY,
+    ...vars,
+  };
+  for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
+  const logs = [];
+  const mf = new Miniflare({
+    rootPath: ROOT,
+    scriptPath: 'build/index.js',
+    modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: '2026-07-01',
+    kvNamespaces: ['QWEN_TOKEN_CACHE'],
+    kvPersist: persistDir ?? false,
+    bindings,
+    host: '127.0.0.1',
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const s of [stdout, stderr]) s.on('data', (d) => logs.push(String(d)));
+    },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
+  return {
+    url,
+    mf,
+    kv,
+    logs,
+    mock: new MockControl(mock.url),
+    mockUrl: mock.url,
+    /** Creates an account at the mock and stores it in KV as ACCOUNT:<id>. */
+    async addAccount(id, opts = {}, { index = true } = {}) {
+      const acct = await new MockControl(mock.url).account(id, opts);
+      const creds = acct.api_key
+        ? { kind: 'api_key', api_key: acct.api_key, base_url: mock.url }
+        : qwenCodeCreds(acct);
+      await kv.put(`ACCOUNT:${id}`, JSON.stringify(creds));
+      if (index) {
+        const ids = JSON.parse((await kv.get('ACCOUNTS')) ?? '[]');
+        if (!ids.includes(id)) ids.push(id);
+        await kv.put('ACCOUNTS', JSON.stringify(ids));
+      }
+      return { ...acct, creds };
+    },
+    async close() {
+      await mf.dispose();
+      await mock.close();
+    },
+  };
+}
+
+export function authHeaders(key = CLIENT_KEY) {
+  return { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+}
+
+export async function chat(url, body, { key = CLIENT_KEY, headers = {} } = {}) {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { ...authHeaders(key), ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
