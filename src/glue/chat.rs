@@ -18,7 +18,13 @@ pub async fn handle(store: &Store<'_>, body: &[u8], pinned: Option<String>) -> R
     let cfg = store.config();
     let request = ChatRequest::parse(body, &cfg.default_model)?;
     let now = now_ms();
-    let pool = store.pool(now).await?;
+    let mut pool = store.pool(now).await?;
+    if let Some(id) = &pinned {
+        if !pool.ids.contains(id) {
+            // Maybe added since this isolate last read the index.
+            pool = store.reload_pool(now).await?;
+        }
+    }
     if pool.ids.is_empty() {
         return Err(GatewayError::NoAccountAvailable { attempts: vec![], retry_after_secs: None, configured: 0 });
     }

@@ -1,0 +1,140 @@
+// Access tokens: refresh before expiry, persistence of rotated tokens, 401 -> refresh -> retry,
+// one refresh for many concurrent requests, dead refresh tokens, the QWEN_OAUTH_CREDS secret.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, chat, qwenCodeCreds, ADMIN_KEY } from '../harness.mjs';
+
+const hello = { messages: [{ role: 'user', content: 'hello' }] };
+
+describe('tokens', () => {
+  let s;
+  before(async () => { s = await startStack(); });
+  after(() => s.close());
+
+  test('an expired token is refreshed, persisted to KV before use, and used', async () => {
+    const a = await s.addAccount('exp', { expires_in: -60 });
+    const res = await chat(s.url, { ...hello, messages: [{ role: 'user', content: 'after refresh' }] }, { headers: { 'x-qwen-account': 'exp' } });
+    // Pinning needs a key: the client key is enough.
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.choices[0].message.content, 'Echo: after refresh');
+    const stats = await s.mock.stats();
+    assert.equal(stats.refresh_calls.exp, 1);
+    const stored = JSON.parse(await s.kv.get('ACCOUNT:exp'));
+    assert.notEqual(stored.refresh_token, a.refresh_token, 'the rotated refresh token is stored');
+    assert.notEqual(stored.access_token, a.access_token);
+    assert.ok(stored.expiry_date > Date.now() + 3_000_000);
+    assert.equal(stored.resource_url, s.mockUrl);
+    const chats = (await s.mock.requests('/v1/chat/completions')).filter((r) => r.account === 'exp');
+    assert.equal(chats.at(-1).headers.authorization, `Bearer ${stored.access_token}`);
+    // The refresh was a proper form post with the client id.
+    const [refresh] = (await s.mock.requests('/api/v1/oauth2/token')).filter((r) => r.account === 'exp');
+    assert.equal(refresh.body.grant_type, 'refresh_token');
+    assert.equal(refresh.body.client_id, 'f0304373b74a44d2b584a3fb70ca9e56');
+    assert.match(refresh.headers['content-type'], /x-www-form-urlencoded/);
+  });
+
+  test('a 401 with a token that looked valid triggers one refresh and one retry', async () => {
+    await s.addAccount('tok401');
+    await s.mock.expire('tok401');
+    const before = (await s.mock.stats()).refresh_calls.tok401 ?? 0;
+    const res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'tok401' } });
+    assert.equal(res.status, 200);
+    await res.json();
+    assert.equal((await s.mock.stats()).refresh_calls.tok401 - before, 1);
+    const calls = (await s.mock.requests('/v1/chat/completions')).filter((r) => r.account === 'tok401');
+    assert.equal(calls.length, 2, 'the 401 and the retry');
+  });
+
+  test('20 concurrent requests on an expired token cause exactly one refresh', async () => {
+    await s.addAccount('herd', { expires_in: -5 });
+    await s.mock.config({ refresh_delay_ms: 300 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          chat(s.url, { messages: [{ role: 'user', content: `n${i}` }] }, { headers: { 'x-qwen-account': 'herd' } })
+            .then(async (r) => [r.status, await r.json()]),
+        ),
+      );
+      for (const [status, body] of results) assert.equal(status, 200, JSON.stringify(body));
+      assert.equal((await s.mock.stats()).refresh_calls.herd, 1);
+    } finally {
+      await s.mock.config({ refresh_delay_ms: 0 });
+    }
+  });
+
+  test('a refresh token the server rejects marks the account dead, with a clear error', async () => {
+    await s.addAccount('gone', { expires_in: -5 });
+    await s.mock.revoke('gone');
+    const stored = await s.kv.get('ACCOUNT:gone');
+    const res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'gone' } });
+    const body = await res.json();
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.match(body.error.message, /gone/);
+    assert.match(body.error.message, /log the account in again/);
+    assert.doesNotMatch(JSON.stringify(body), /rt-gone|at-gone/, 'no token in the error');
+    assert.equal(await s.kv.get('ACCOUNT:gone'), stored, 'credentials untouched');
+    const status = JSON.parse(await s.kv.get('ACCOUNT_STATUS'));
+    assert.match(status.gone.dead_reason, /invalid_grant/);
+    // Dead accounts are not tried again: no new refresh call.
+    const refreshes = (await s.mock.stats()).refresh_calls.gone;
+    const again = await chat(s.url, hello, { headers: { 'x-qwen-account': 'gone' } });
+    assert.equal(again.status, 503);
+    assert.equal((await s.mock.stats()).refresh_calls.gone, refreshes);
+  });
+
+  test('a token endpoint without rotation keeps the old refresh token', async () => {
+    const a = await s.addAccount('norot', { expires_in: -5 });
+    await s.mock.script('norot', { refresh: ['no_rotation'] });
+    const res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'norot' } });
+    assert.equal(res.status, 200);
+    await res.text();
+    const stored = JSON.parse(await s.kv.get('ACCOUNT:norot'));
+    assert.equal(stored.refresh_token, a.refresh_token);
+    assert.equal(stored.resource_url, s.mockUrl);
+  });
+});
+
+describe('the QWEN_OAUTH_CREDS secret', () => {
+  let s, mock, acct;
+  before(async () => {
+    // The account is created first at a mock; the secret must be known before the Worker starts.
+    const { startMock } = await import('../mock/upstream.mjs');
+    mock = await startMock({ chunkDelayMs: 5 });
+    const res = await fetch(mock.url + '/__mock/accounts', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'sec', expires_in: -10 }),
+    });
+    acct = await res.json();
+    s = await startStack({
+      vars: {
+        QWEN_OAUTH_CREDS: JSON.stringify({ ...qwenCodeCreds(acct), id_token: 'kept' }),
+        QWEN_OAUTH_BASE_URL: mock.url,
+        QWEN_API_BASE_URL: mock.url,
+      },
+    });
+  });
+  after(async () => { await s.close(); await mock.close(); });
+
+  test('serves as account "default"; its refreshed credentials go to KV and win afterwards', async () => {
+    const res = await chat(s.url, hello);
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(res.headers.get('x-qwen-account'), 'default');
+    const stored = JSON.parse(await s.kv.get('ACCOUNT:default'));
+    assert.notEqual(stored.refresh_token, acct.refresh_token);
+    assert.equal(stored.id_token, 'kept', 'unknown fields survive a refresh');
+    const res2 = await chat(s.url, hello);
+    assert.equal(res2.status, 200);
+    await res2.text();
+    const stats = await (await fetch(mock.url + '/__mock/stats')).json();
+    assert.equal(stats.refresh_calls.sec, 1);
+  });
+
+  test('health lists it', async () => {
+    const res = await fetch(s.url + '/admin/health', { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const body = await res.json();
+    assert.equal(body.accounts[0].account, 'default');
+    assert.equal(body.accounts[0].status, 'healthy');
+  });
+});
