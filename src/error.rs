@@ -147,7 +147,8 @@ impl GatewayError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             GatewayError::Account { failure: AccountFailure::Throttled { retry_after_secs }, .. } => Some(*retry_after_secs),
-            GatewayError::NoAccountAvailable { retry_after_secs, .. } if self.status() == 429 => *retry_after_secs,
+            // Also on a 503: SDKs that retry honour it, and some account recovers then.
+            GatewayError::NoAccountAvailable { retry_after_secs, .. } => *retry_after_secs,
             _ => None,
         }
     }
