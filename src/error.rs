@@ -158,7 +158,7 @@ impl GatewayError {
         match self {
             InvalidRequest { message, .. } => message.clone(),
             PayloadTooLarge { limit } => format!("Request body is larger than the limit of {limit} bytes."),
-            UnsupportedMediaType => "Request body must be JSON (Content-Type: application/json).".into(),
+            UnsupportedMediaType => "Request body must be a JSON object (Content-Type: application/json), not a multipart upload.".into(),
             Unauthorized => "Invalid or missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.".into(),
             AdminUnauthorized => "Invalid or missing admin key. Send ADMIN_SECRET_KEY as 'Authorization: Bearer <key>'.".into(),
             AdminDisabled => "The admin API is disabled: set the ADMIN_SECRET_KEY secret to enable it.".into(),

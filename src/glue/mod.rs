@@ -194,9 +194,10 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, GatewayErr
             return Err(GatewayError::PayloadTooLarge { limit: MAX_BODY_BYTES });
         }
     }
+    // Bodies are read as JSON whatever the type says (curl -d sends a form type), except
+    // multipart uploads, which cannot be a chat request.
     if let Some(ct) = header(req, "content-type") {
-        let ct = ct.to_ascii_lowercase();
-        if !ct.is_empty() && !ct.contains("json") && !ct.starts_with("text/plain") {
+        if ct.to_ascii_lowercase().starts_with("multipart/") {
             return Err(GatewayError::UnsupportedMediaType);
         }
     }

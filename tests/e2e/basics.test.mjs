@@ -101,16 +101,23 @@ describe('with client keys', () => {
     assert.equal((await res.json()).error.param, 'messages');
   });
 
-  test('an oversized body is a 413, a non-JSON content type a 415', async () => {
+  test("an oversized body is a 413, a multipart upload a 415, curl's default form type is fine", async () => {
     const big = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(17 * 1024 * 1024) }] });
     let res = await chat(s.url, big);
     assertOpenAIError(await res.json(), 413, res);
     res = await fetch(s.url + '/v1/chat/completions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'a=b',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x--',
     });
     assertOpenAIError(await res.json(), 415, res);
+    res = await fetch(s.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'curl -d' }] }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).choices[0].message.content, 'Echo: curl -d');
   });
 
   test('every request parameter is forwarded, and the CLI headers are sent', async () => {

@@ -1,0 +1,72 @@
+// The README's local command, `npm run dev -- --mock` (scripts/dev.sh): wrangler dev on local KV,
+// seeded with `wrangler kv key put --local`, serving the OpenAI Python SDK and curl.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { ROOT } from '../harness.mjs';
+
+const run = promisify(execFile);
+const KEY = 'sk-wrangler-dev-test';
+let dev, url, dir, output = '';
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'qwen-wrangler-dev-'));
+  const envFile = path.join(dir, 'test.vars');
+  writeFileSync(envFile, `OPENAI_API_KEYS="${KEY}"\nADMIN_SECRET_KEY="admin-dev-test"\n`);
+  const port = await freePort();
+  const mockPort = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  dev = spawn('bash', ['scripts/dev.sh', '--mock', '--persist-to', path.join(dir, 'state'), '--env-file', envFile], {
+    cwd: ROOT,
+    env: { ...process.env, SKIP_SETUP: '1', PORT: String(port), MOCK_PORT: String(mockPort) },
+    detached: true,
+  });
+  dev.stdout.on('data', (d) => { output += d; });
+  dev.stderr.on('data', (d) => { output += d; });
+  const deadline = Date.now() + 180_000;
+  while (!/Ready on/.test(output)) {
+    if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`wrangler dev did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+after(() => {
+  try { process.kill(-dev.pid, 'SIGTERM'); } catch {}
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the OpenAI Python SDK gets a non-streamed and a streamed answer', async () => {
+  const py = path.join(ROOT, '.tools/venv/bin/python');
+  const { stdout } = await run(py, [path.join(ROOT, 'tests/python/sdk_smoke.py'), url, KEY]);
+  const got = JSON.parse(stdout);
+  assert.equal(got.plain, 'Echo: non-streamed via wrangler dev');
+  assert.equal(got.streamed, 'Echo: streamed via wrangler dev');
+  assert.ok(got.chunks > 5);
+});
+
+test('curl: a streamed answer, a bad key, bad JSON, and the health table', async () => {
+  const { stdout: sse } = await run('curl', ['-sN', `${url}/v1/chat/completions`, '-H', `Authorization: Bearer ${KEY}`,
+    '-d', '{"stream":true,"messages":[{"role":"user","content":"curl"}]}']);
+  assert.match(sse, /^data: \{/);
+  assert.match(sse, /data: \[DONE\]/);
+  const { stdout: unauthorized } = await run('curl', ['-s', '-w', '\\n%{http_code}', `${url}/v1/models`, '-H', 'Authorization: Bearer nope']);
+  assert.match(unauthorized, /"code":"invalid_api_key"[\s\S]*\n401$/);
+  const { stdout: badJson } = await run('curl', ['-s', '-w', '\\n%{http_code}', `${url}/v1/chat/completions`, '-H', `x-api-key: ${KEY}`, '-d', '{"messages":']);
+  assert.match(badJson, /not valid JSON[\s\S]*\n400$/);
+  const { stdout: table } = await run('curl', ['-s', `${url}/admin/health`, '-H', 'Authorization: Bearer admin-dev-test']);
+  assert.match(table, /demo\s+healthy\s+oauth/);
+});
