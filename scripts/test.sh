@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: native unit tests, then the built Worker in workerd against the mock
+# Qwen upstream, driven by the OpenAI SDKs (Node and Python), curl and raw HTTP.
+# SKIP_SETUP=1 skips scripts/setup.sh (already run).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+[ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
+section() { printf '\n==== %s\n' "$*"; }
+
+section "Native unit tests of the pure modules (cargo test)"
+cargo test --locked
+
+section "Build the Worker (wasm32)"
+bash scripts/build.sh
+
+section "Mock upstream self-test and end-to-end tests (node:test; workerd via Miniflare and wrangler dev)"
+node --test --test-concurrency=1 --test-reporter=spec tests/mock/*.test.mjs tests/e2e/*.test.mjs
+
+section "OpenAI Python SDK (pytest)"
+.tools/venv/bin/python -m pytest -q tests/python
