@@ -27,7 +27,7 @@ echo "node $(node --version), wrangler $(wrangler --version | tail -1)"
 step "Python packages for the tests (.tools/venv)"
 if [ ! -x .tools/venv/bin/python ]; then python3 -m venv .tools/venv; fi
 .tools/venv/bin/python -c 'import openai, pytest' 2>/dev/null ||
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check openai==3.57.0 pytest==9.0.3
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check openai==3.57.0 pytest==9.2.0
 
 step "Rust target wasm32-unknown-unknown"
 if wasm_target_from_rustup; then
