@@ -11,7 +11,9 @@ fi
 PATH="$ROOT/node_modules/.bin:$CARGO_HOME/bin:$PATH"
 export PATH
 # The wasm32 standard library: rustup's when installed, else Debian's source built with build-std.
+# WASM_STD=debian forces the Debian path even where rustup has the target.
 wasm_target_from_rustup() {
+  [ "${WASM_STD:-}" != debian ] || return 1
   local dir
   dir="$(rustc --print target-libdir --target wasm32-unknown-unknown 2>/dev/null)" || return 1
   compgen -G "$dir/libcore-*.rlib" >/dev/null

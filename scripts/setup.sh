@@ -32,7 +32,7 @@ if [ ! -x .tools/venv/bin/python ]; then python3 -m venv .tools/venv; fi
 step "Rust target wasm32-unknown-unknown"
 if wasm_target_from_rustup; then
   echo "rustup's wasm32 std is installed"
-elif command -v rustup >/dev/null && timeout 120 rustup target add wasm32-unknown-unknown && wasm_target_from_rustup; then
+elif [ "${WASM_STD:-}" != debian ] && command -v rustup >/dev/null && timeout 120 rustup target add wasm32-unknown-unknown && wasm_target_from_rustup; then
   echo "installed with rustup"
 else
   echo "rustup cannot provide it here: using Debian's Rust with its std source (build-std)"
