@@ -18,7 +18,14 @@ use std::fmt;
 /// Largest request body accepted (bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "function"];
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// A JSON object with its values kept raw, in their original order.
 #[derive(Debug, Default)]
@@ -46,7 +53,11 @@ impl<'de> Deserialize<'de> for RawObject {
 
 impl RawObject {
     fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| &**v)
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| &**v)
     }
 
     fn write(&self, out: &mut String, replace: &dyn Fn(&str) -> Option<String>) {
@@ -85,18 +96,29 @@ pub struct ChatRequest {
 impl ChatRequest {
     pub fn parse(body: &[u8], default_model: &str) -> Result<Self, GatewayError> {
         if body.len() > MAX_BODY_BYTES {
-            return Err(GatewayError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+            return Err(GatewayError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Err(GatewayError::invalid("Request body is empty: send a JSON object with 'model' and 'messages'.", None));
+            return Err(GatewayError::invalid(
+                "Request body is empty: send a JSON object with 'model' and 'messages'.",
+                None,
+            ));
         }
-        let text = std::str::from_utf8(body).map_err(|_| GatewayError::invalid("Request body is not valid UTF-8.", None))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| GatewayError::invalid("Request body is not valid UTF-8.", None))?;
         let top: RawObject = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
                 GatewayError::invalid("Request body must be a JSON object.", None)
             } else {
                 GatewayError::invalid(
-                    format!("Request body is not valid JSON: {} at line {} column {}.", json_error_kind(&e), e.line(), e.column()),
+                    format!(
+                        "Request body is not valid JSON: {} at line {} column {}.",
+                        json_error_kind(&e),
+                        e.line(),
+                        e.column()
+                    ),
                     None,
                 )
             }
@@ -107,41 +129,76 @@ impl ChatRequest {
             Some(raw) => match serde_json::from_str::<Option<String>>(raw.get()) {
                 Ok(Some(m)) if !m.trim().is_empty() => Some(m),
                 Ok(None) => None,
-                _ => return Err(GatewayError::invalid("'model' must be a non-empty string.", Some("model"))),
+                _ => {
+                    return Err(GatewayError::invalid(
+                        "'model' must be a non-empty string.",
+                        Some("model"),
+                    ))
+                }
             },
         };
         let stream = match top.get("stream") {
             None => false,
             Some(raw) => match serde_json::from_str::<Option<bool>>(raw.get()) {
                 Ok(v) => v.unwrap_or(false),
-                Err(_) => return Err(GatewayError::invalid("'stream' must be a boolean.", Some("stream"))),
+                Err(_) => {
+                    return Err(GatewayError::invalid(
+                        "'stream' must be a boolean.",
+                        Some("stream"),
+                    ))
+                }
             },
         };
         if let Some(raw) = top.get("stream_options") {
             if !matches!(raw.get().as_bytes().first(), Some(b'{') | Some(b'n')) {
-                return Err(GatewayError::invalid("'stream_options' must be an object.", Some("stream_options")));
+                return Err(GatewayError::invalid(
+                    "'stream_options' must be an object.",
+                    Some("stream_options"),
+                ));
             }
         }
-        let raw_messages = top
-            .get("messages")
-            .ok_or_else(|| GatewayError::invalid("'messages' is required: a non-empty array of chat messages.", Some("messages")))?;
-        let list: Vec<&RawValue> = serde_json::from_str(raw_messages.get())
-            .map_err(|_| GatewayError::invalid("'messages' must be an array of message objects.", Some("messages")))?;
+        let raw_messages = top.get("messages").ok_or_else(|| {
+            GatewayError::invalid(
+                "'messages' is required: a non-empty array of chat messages.",
+                Some("messages"),
+            )
+        })?;
+        let list: Vec<&RawValue> = serde_json::from_str(raw_messages.get()).map_err(|_| {
+            GatewayError::invalid(
+                "'messages' must be an array of message objects.",
+                Some("messages"),
+            )
+        })?;
         if list.is_empty() {
-            return Err(GatewayError::invalid("'messages' must contain at least one message.", Some("messages")));
+            return Err(GatewayError::invalid(
+                "'messages' must contain at least one message.",
+                Some("messages"),
+            ));
         }
         let mut messages = Vec::with_capacity(list.len());
         let mut flattenable = Vec::new();
         for (i, raw) in list.iter().enumerate() {
-            let msg: RawObject = serde_json::from_str(raw.get())
-                .map_err(|_| GatewayError::invalid(format!("messages[{i}] must be an object."), Some("messages")))?;
+            let msg: RawObject = serde_json::from_str(raw.get()).map_err(|_| {
+                GatewayError::invalid(
+                    format!("messages[{i}] must be an object."),
+                    Some("messages"),
+                )
+            })?;
             let role = msg
                 .get("role")
                 .and_then(|r| serde_json::from_str::<String>(r.get()).ok())
-                .ok_or_else(|| GatewayError::invalid(format!("messages[{i}].role must be a string."), Some("messages")))?;
+                .ok_or_else(|| {
+                    GatewayError::invalid(
+                        format!("messages[{i}].role must be a string."),
+                        Some("messages"),
+                    )
+                })?;
             if !ROLES.contains(&role.as_str()) {
                 return Err(GatewayError::invalid(
-                    format!("messages[{i}].role '{role}' is not one of {}.", ROLES.join(", ")),
+                    format!(
+                        "messages[{i}].role '{role}' is not one of {}.",
+                        ROLES.join(", ")
+                    ),
                     Some("messages"),
                 ));
             }
@@ -163,13 +220,27 @@ impl ChatRequest {
             messages.push(msg);
         }
         let model_given = model.is_some();
-        Ok(ChatRequest { top, messages, flattenable, model: model.unwrap_or_else(|| default_model.to_owned()), stream, model_given })
+        Ok(ChatRequest {
+            top,
+            messages,
+            flattenable,
+            model: model.unwrap_or_else(|| default_model.to_owned()),
+            stream,
+            model_given,
+        })
     }
 
     /// The body to send upstream for an account of this kind.
     pub fn body_for(&self, kind: AccountKind) -> String {
         let flatten = kind == AccountKind::Oauth && !self.flattenable.is_empty();
-        let mut out = String::with_capacity(self.top.0.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 64);
+        let mut out = String::with_capacity(
+            self.top
+                .0
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + 64,
+        );
         let messages_json = flatten.then(|| {
             let mut m = String::from("[");
             for (i, msg) in self.messages.iter().enumerate() {
@@ -270,7 +341,10 @@ mod tests {
         let r = parse(body).unwrap();
         let oauth: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
         assert_eq!(oauth["messages"][1]["content"], "a\nb");
-        assert!(oauth["messages"][2]["content"].is_array(), "image parts stay");
+        assert!(
+            oauth["messages"][2]["content"].is_array(),
+            "image parts stay"
+        );
         let key: Value = serde_json::from_str(&r.body_for(AccountKind::ApiKey)).unwrap();
         assert!(key["messages"][1]["content"].is_array());
     }
@@ -296,18 +370,40 @@ mod tests {
         assert!(err("{}").message().contains("'messages' is required"));
         assert!(err(r#"{"messages":"hi"}"#).message().contains("array"));
         assert!(err(r#"{"messages":[]}"#).message().contains("at least one"));
-        assert!(err(r#"{"messages":[1]}"#).message().contains("messages[0] must be an object"));
-        assert!(err(r#"{"messages":[{"content":"x"}]}"#).message().contains("role"));
-        assert!(err(r#"{"messages":[{"role":"robot","content":"x"}]}"#).message().contains("not one of"));
-        assert!(err(r#"{"messages":[{"role":"user","content":5}]}"#).message().contains("content"));
-        assert!(err(r#"{"model":5,"messages":[{"role":"user","content":"x"}]}"#).message().contains("model"));
-        assert!(err(r#"{"stream":"yes","messages":[{"role":"user","content":"x"}]}"#).message().contains("stream"));
+        assert!(err(r#"{"messages":[1]}"#)
+            .message()
+            .contains("messages[0] must be an object"));
+        assert!(err(r#"{"messages":[{"content":"x"}]}"#)
+            .message()
+            .contains("role"));
+        assert!(err(r#"{"messages":[{"role":"robot","content":"x"}]}"#)
+            .message()
+            .contains("not one of"));
+        assert!(err(r#"{"messages":[{"role":"user","content":5}]}"#)
+            .message()
+            .contains("content"));
+        assert!(
+            err(r#"{"model":5,"messages":[{"role":"user","content":"x"}]}"#)
+                .message()
+                .contains("model")
+        );
+        assert!(
+            err(r#"{"stream":"yes","messages":[{"role":"user","content":"x"}]}"#)
+                .message()
+                .contains("stream")
+        );
         for e in [err("{}"), err(r#"{"model":5,"messages":[]}"#)] {
             assert_eq!(e.status(), 400);
         }
-        assert_eq!(err(r#"{"messages":[]}"#).body()["error"]["param"], "messages");
+        assert_eq!(
+            err(r#"{"messages":[]}"#).body()["error"]["param"],
+            "messages"
+        );
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(ChatRequest::parse(&big, "m").unwrap_err().status(), 413);
-        assert!(ChatRequest::parse(&[0xff, 0xfe], "m").unwrap_err().message().contains("UTF-8"));
+        assert!(ChatRequest::parse(&[0xff, 0xfe], "m")
+            .unwrap_err()
+            .message()
+            .contains("UTF-8"));
     }
 }

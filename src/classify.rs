@@ -28,8 +28,12 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &str) -> UpstreamV
         429 => UpstreamVerdict::FailOver(AccountFailure::Throttled {
             retry_after_secs: parse_retry_after(retry_after).unwrap_or(DEFAULT_THROTTLE_SECS),
         }),
-        401 | 403 => UpstreamVerdict::AuthRejected { detail: format!("HTTP {status}: {}", short(body)) },
-        408 | 500..=599 => UpstreamVerdict::FailOver(AccountFailure::Unavailable { detail: format!("HTTP {status}") }),
+        401 | 403 => UpstreamVerdict::AuthRejected {
+            detail: format!("HTTP {status}: {}", short(body)),
+        },
+        408 | 500..=599 => UpstreamVerdict::FailOver(AccountFailure::Unavailable {
+            detail: format!("HTTP {status}"),
+        }),
         _ => UpstreamVerdict::ClientError,
     }
 }
@@ -65,12 +69,21 @@ pub fn classify_stream_error(event_data: &str) -> Option<UpstreamVerdict> {
     Some(classify(status, None, &text))
 }
 
-pub fn into_error(account: &str, verdict: UpstreamVerdict, status: u16, body: String) -> GatewayError {
+pub fn into_error(
+    account: &str,
+    verdict: UpstreamVerdict,
+    status: u16,
+    body: String,
+) -> GatewayError {
     match verdict {
-        UpstreamVerdict::FailOver(failure) => GatewayError::Account { account: account.to_owned(), failure },
-        UpstreamVerdict::AuthRejected { detail } => {
-            GatewayError::Account { account: account.to_owned(), failure: AccountFailure::Dead { reason: detail } }
-        }
+        UpstreamVerdict::FailOver(failure) => GatewayError::Account {
+            account: account.to_owned(),
+            failure,
+        },
+        UpstreamVerdict::AuthRejected { detail } => GatewayError::Account {
+            account: account.to_owned(),
+            failure: AccountFailure::Dead { reason: detail },
+        },
         UpstreamVerdict::ClientError => GatewayError::UpstreamClient { status, body },
     }
 }
@@ -78,7 +91,11 @@ pub fn into_error(account: &str, verdict: UpstreamVerdict, status: u16, body: St
 fn short(body: &str) -> String {
     let msg = serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.pointer("/error/message").and_then(|m| m.as_str()).map(str::to_owned))
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| body.to_owned());
     msg.chars().take(160).collect()
 }
@@ -90,8 +107,14 @@ mod tests {
     #[test]
     fn quota_in_429_and_403() {
         let body = r#"{"error":{"message":"Free allocated quota exceeded.","type":"insufficient_quota","code":"insufficient_quota"}}"#;
-        assert_eq!(classify(429, None, body), UpstreamVerdict::FailOver(AccountFailure::Quota));
-        assert_eq!(classify(403, None, body), UpstreamVerdict::FailOver(AccountFailure::Quota));
+        assert_eq!(
+            classify(429, None, body),
+            UpstreamVerdict::FailOver(AccountFailure::Quota)
+        );
+        assert_eq!(
+            classify(403, None, body),
+            UpstreamVerdict::FailOver(AccountFailure::Quota)
+        );
     }
 
     #[test]
@@ -99,28 +122,47 @@ mod tests {
         let body = r#"{"error":{"message":"Requests throttling triggered."}}"#;
         assert_eq!(
             classify(429, Some("7"), body),
-            UpstreamVerdict::FailOver(AccountFailure::Throttled { retry_after_secs: 7 })
+            UpstreamVerdict::FailOver(AccountFailure::Throttled {
+                retry_after_secs: 7
+            })
         );
         assert_eq!(
             classify(429, None, body),
-            UpstreamVerdict::FailOver(AccountFailure::Throttled { retry_after_secs: DEFAULT_THROTTLE_SECS })
+            UpstreamVerdict::FailOver(AccountFailure::Throttled {
+                retry_after_secs: DEFAULT_THROTTLE_SECS
+            })
         );
         assert_eq!(parse_retry_after(Some("0.2")), Some(1));
         assert_eq!(parse_retry_after(Some("999999")), Some(MAX_THROTTLE_SECS));
-        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
     }
 
     #[test]
     fn auth_errors_refresh() {
-        let v = classify(401, None, r#"{"error":{"message":"invalid access token or token expired"}}"#);
-        assert!(matches!(v, UpstreamVerdict::AuthRejected { ref detail } if detail.contains("invalid access token")));
-        assert!(matches!(classify(403, None, "forbidden"), UpstreamVerdict::AuthRejected { .. }));
+        let v = classify(
+            401,
+            None,
+            r#"{"error":{"message":"invalid access token or token expired"}}"#,
+        );
+        assert!(
+            matches!(v, UpstreamVerdict::AuthRejected { ref detail } if detail.contains("invalid access token"))
+        );
+        assert!(matches!(
+            classify(403, None, "forbidden"),
+            UpstreamVerdict::AuthRejected { .. }
+        ));
     }
 
     #[test]
     fn server_errors_fail_over_and_client_errors_do_not() {
         for s in [500, 502, 503, 504] {
-            assert!(matches!(classify(s, None, ""), UpstreamVerdict::FailOver(AccountFailure::Unavailable { .. })));
+            assert!(matches!(
+                classify(s, None, ""),
+                UpstreamVerdict::FailOver(AccountFailure::Unavailable { .. })
+            ));
         }
         for s in [400, 404, 413, 422] {
             assert_eq!(classify(s, None, "{}"), UpstreamVerdict::ClientError);
@@ -129,7 +171,9 @@ mod tests {
 
     #[test]
     fn stream_error_events() {
-        let v = classify_stream_error(r#"{"error":{"message":"Free allocated quota exceeded.","code":"insufficient_quota"}}"#);
+        let v = classify_stream_error(
+            r#"{"error":{"message":"Free allocated quota exceeded.","code":"insufficient_quota"}}"#,
+        );
         assert_eq!(v, Some(UpstreamVerdict::FailOver(AccountFailure::Quota)));
         assert_eq!(classify_stream_error(r#"{"choices":[]}"#), None);
         assert_eq!(classify_stream_error("[DONE]"), None);

@@ -13,7 +13,7 @@ impl ClientKeys {
         let mut all: Vec<String> = keys
             .unwrap_or("")
             .split(',')
-            .chain(legacy_key.into_iter())
+            .chain(legacy_key)
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .map(str::to_owned)
@@ -56,7 +56,10 @@ pub fn constant_time_eq(expected: &str, presented: &str) -> bool {
 }
 
 /// The key a client presented: `Authorization: Bearer <key>` first, then `x-api-key`.
-pub fn presented_key<'a>(authorization: Option<&'a str>, x_api_key: Option<&'a str>) -> Option<&'a str> {
+pub fn presented_key<'a>(
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+) -> Option<&'a str> {
     if let Some(a) = authorization {
         let a = a.trim();
         if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") {

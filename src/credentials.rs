@@ -37,8 +37,15 @@ fn bearer() -> String {
 fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = Value::deserialize(d)?;
     Ok(match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)).unwrap_or(0),
-        Value::String(s) => s.trim().parse::<f64>().map(|f| f.max(0.0) as u64).unwrap_or(0),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().map(|f| f.max(0.0) as u64))
+            .unwrap_or(0),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map(|f| f.max(0.0) as u64)
+            .unwrap_or(0),
         _ => 0,
     })
 }
@@ -87,13 +94,20 @@ impl std::fmt::Display for CredentialsError {
 
 impl Credentials {
     pub fn parse(text: &str) -> Result<Self, CredentialsError> {
-        let value: Value = serde_json::from_str(text.trim())
-            .map_err(|e| CredentialsError(format!("not valid JSON (line {}, column {})", e.line(), e.column())))?;
+        let value: Value = serde_json::from_str(text.trim()).map_err(|e| {
+            CredentialsError(format!(
+                "not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Self::from_value(value)
     }
 
     pub fn from_value(mut value: Value) -> Result<Self, CredentialsError> {
-        let obj = value.as_object_mut().ok_or_else(|| CredentialsError("credentials must be a JSON object".into()))?;
+        let obj = value
+            .as_object_mut()
+            .ok_or_else(|| CredentialsError("credentials must be a JSON object".into()))?;
         let kind = obj.remove("kind");
         match kind.as_ref().and_then(Value::as_str) {
             None | Some("oauth") | Some("qwen-oauth") => {
@@ -101,8 +115,12 @@ impl Credentials {
                     Some(Value::String(s)) if !s.is_empty() => {}
                     _ => return Err(CredentialsError("refresh_token is missing or empty".into())),
                 }
-                let c: OAuthCredentials = serde_json::from_value(value)
-                    .map_err(|e| CredentialsError(format!("invalid OAuth credentials: {}", scrub(&e.to_string()))))?;
+                let c: OAuthCredentials = serde_json::from_value(value).map_err(|e| {
+                    CredentialsError(format!(
+                        "invalid OAuth credentials: {}",
+                        scrub(&e.to_string())
+                    ))
+                })?;
                 Ok(Credentials::OAuth(c))
             }
             Some("api_key") => {
@@ -110,11 +128,17 @@ impl Credentials {
                     Some(Value::String(s)) if !s.is_empty() => {}
                     _ => return Err(CredentialsError("api_key is missing or empty".into())),
                 }
-                let c: ApiKeyCredentials = serde_json::from_value(value)
-                    .map_err(|e| CredentialsError(format!("invalid api_key account: {}", scrub(&e.to_string()))))?;
+                let c: ApiKeyCredentials = serde_json::from_value(value).map_err(|e| {
+                    CredentialsError(format!(
+                        "invalid api_key account: {}",
+                        scrub(&e.to_string())
+                    ))
+                })?;
                 Ok(Credentials::ApiKey(c))
             }
-            Some(other) => Err(CredentialsError(format!("unknown account kind '{other}' (expected 'oauth' or 'api_key')"))),
+            Some(other) => Err(CredentialsError(format!(
+                "unknown account kind '{other}' (expected 'oauth' or 'api_key')"
+            ))),
         }
     }
 
@@ -168,8 +192,16 @@ fn scrub(msg: &str) -> String {
 /// when there is no scheme, trim trailing `/`, add `/v1` when missing.
 pub fn chat_completions_url(base: &str) -> String {
     let base = base.trim().trim_end_matches('/');
-    let with_scheme = if base.contains("://") { base.to_owned() } else { format!("https://{base}") };
-    let with_v1 = if with_scheme.ends_with("/v1") { with_scheme } else { format!("{with_scheme}/v1") };
+    let with_scheme = if base.contains("://") {
+        base.to_owned()
+    } else {
+        format!("https://{base}")
+    };
+    let with_v1 = if with_scheme.ends_with("/v1") {
+        with_scheme
+    } else {
+        format!("{with_scheme}/v1")
+    };
     format!("{with_v1}/chat/completions")
 }
 
@@ -177,7 +209,9 @@ pub fn chat_completions_url(base: &str) -> String {
 pub fn validate_account_id(id: &str) -> Result<(), CredentialsError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
     if ok {
         Ok(())
     } else {
@@ -196,12 +230,17 @@ mod tests {
     #[test]
     fn plain_qwen_code_file_is_oauth_and_round_trips_unknown_fields() {
         let c = Credentials::parse(QWEN_CODE).unwrap();
-        let Credentials::OAuth(o) = &c else { panic!("oauth expected") };
+        let Credentials::OAuth(o) = &c else {
+            panic!("oauth expected")
+        };
         assert_eq!(o.expiry_date, 1_764_000_000_000);
         assert_eq!(o.resource_url.as_deref(), Some("portal.qwen.ai"));
         let back: Value = serde_json::from_str(&c.to_json()).unwrap();
         assert_eq!(back["id_token"], "keep-me");
-        assert!(back.get("kind").is_none(), "oauth records stay in the TypeScript worker's shape");
+        assert!(
+            back.get("kind").is_none(),
+            "oauth records stay in the TypeScript worker's shape"
+        );
     }
 
     #[test]
@@ -215,17 +254,27 @@ mod tests {
 
     #[test]
     fn bad_records_say_why_without_echoing_secrets() {
-        assert!(Credentials::parse("{").unwrap_err().0.contains("not valid JSON"));
+        assert!(Credentials::parse("{")
+            .unwrap_err()
+            .0
+            .contains("not valid JSON"));
         assert!(Credentials::parse("[]").unwrap_err().0.contains("object"));
-        assert!(Credentials::parse(r#"{"access_token":"secret-at"}"#).unwrap_err().0.contains("refresh_token"));
+        assert!(Credentials::parse(r#"{"access_token":"secret-at"}"#)
+            .unwrap_err()
+            .0
+            .contains("refresh_token"));
         let e = Credentials::parse(r#"{"refresh_token":"rt","access_token":5}"#).unwrap_err();
         assert!(!e.0.contains("rt"), "{e}");
-        assert!(Credentials::parse(r#"{"kind":"magic"}"#).unwrap_err().0.contains("unknown account kind"));
+        assert!(Credentials::parse(r#"{"kind":"magic"}"#)
+            .unwrap_err()
+            .0
+            .contains("unknown account kind"));
     }
 
     #[test]
     fn lenient_expiry() {
-        let c = Credentials::parse(r#"{"refresh_token":"r","expiry_date":"1700000000000"}"#).unwrap();
+        let c =
+            Credentials::parse(r#"{"refresh_token":"r","expiry_date":"1700000000000"}"#).unwrap();
         assert_eq!(c.expiry_ms(), Some(1_700_000_000_000));
         let c = Credentials::parse(r#"{"refresh_token":"r","expiry_date":1.7e12}"#).unwrap();
         assert_eq!(c.expiry_ms(), Some(1_700_000_000_000));
@@ -235,16 +284,27 @@ mod tests {
 
     #[test]
     fn freshness_uses_thirty_second_margin() {
-        let Credentials::OAuth(c) = Credentials::parse(QWEN_CODE).unwrap() else { unreachable!() };
+        let Credentials::OAuth(c) = Credentials::parse(QWEN_CODE).unwrap() else {
+            unreachable!()
+        };
         assert!(c.is_fresh(c.expiry_date - 30_001));
         assert!(!c.is_fresh(c.expiry_date - 30_000));
     }
 
     #[test]
     fn chat_urls() {
-        assert_eq!(chat_completions_url("portal.qwen.ai"), "https://portal.qwen.ai/v1/chat/completions");
-        assert_eq!(chat_completions_url("https://portal.qwen.ai/"), "https://portal.qwen.ai/v1/chat/completions");
-        assert_eq!(chat_completions_url("http://127.0.0.1:8787"), "http://127.0.0.1:8787/v1/chat/completions");
+        assert_eq!(
+            chat_completions_url("portal.qwen.ai"),
+            "https://portal.qwen.ai/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_completions_url("https://portal.qwen.ai/"),
+            "https://portal.qwen.ai/v1/chat/completions"
+        );
+        assert_eq!(
+            chat_completions_url("http://127.0.0.1:8787"),
+            "http://127.0.0.1:8787/v1/chat/completions"
+        );
         assert_eq!(
             chat_completions_url("https://dashscope.aliyuncs.com/compatible-mode/v1"),
             "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions"

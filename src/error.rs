@@ -24,7 +24,10 @@ pub enum AccountFailure {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GatewayError {
     /// The client sent something we cannot forward (400).
-    InvalidRequest { message: String, param: Option<String> },
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+    },
     /// Request body larger than we accept (413).
     PayloadTooLarge { limit: usize },
     /// Wrong Content-Type (415).
@@ -38,16 +41,26 @@ pub enum GatewayError {
     /// No such route (404).
     NotFound { path: String },
     /// Route exists, method does not (405).
-    MethodNotAllowed { method: String, allowed: &'static str },
+    MethodNotAllowed {
+        method: String,
+        allowed: &'static str,
+    },
     /// No such account (admin API, pinned account) (404).
     UnknownAccount { id: String },
     /// An upstream answer that is the client's fault (400 / 404 model / context too long):
     /// returned as upstream sent it, no rotation.
     UpstreamClient { status: u16, body: String },
     /// One account failed in a way that lets the request move on to another account.
-    Account { account: String, failure: AccountFailure },
+    Account {
+        account: String,
+        failure: AccountFailure,
+    },
     /// Every account is unusable or every attempt failed.
-    NoAccountAvailable { attempts: Vec<(String, AccountFailure)>, retry_after_secs: Option<u64>, configured: usize },
+    NoAccountAvailable {
+        attempts: Vec<(String, AccountFailure)>,
+        retry_after_secs: Option<u64>,
+        configured: usize,
+    },
     /// Account storage (KV) failed or holds something unreadable.
     Storage { message: String },
     /// A bug or an unexpected runtime failure.
@@ -56,7 +69,10 @@ pub enum GatewayError {
 
 impl GatewayError {
     pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
-        GatewayError::InvalidRequest { message: message.into(), param: param.map(str::to_owned) }
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -74,14 +90,23 @@ impl GatewayError {
                 AccountFailure::Dead { .. } => 502,
                 AccountFailure::Unavailable { .. } => 502,
             },
-            NoAccountAvailable { attempts, configured, .. } => {
+            NoAccountAvailable {
+                attempts,
+                configured,
+                ..
+            } => {
                 if *configured == 0 {
                     503
                 } else if !attempts.is_empty()
-                    && attempts.iter().all(|(_, f)| matches!(f, AccountFailure::Quota | AccountFailure::Throttled { .. }))
+                    && attempts.iter().all(|(_, f)| {
+                        matches!(f, AccountFailure::Quota | AccountFailure::Throttled { .. })
+                    })
                 {
                     429
-                } else if attempts.iter().any(|(_, f)| matches!(f, AccountFailure::Unavailable { .. })) {
+                } else if attempts
+                    .iter()
+                    .any(|(_, f)| matches!(f, AccountFailure::Unavailable { .. }))
+                {
                     502
                 } else {
                     503
@@ -95,8 +120,13 @@ impl GatewayError {
     pub fn error_type(&self) -> &'static str {
         use GatewayError::*;
         match self {
-            InvalidRequest { .. } | PayloadTooLarge { .. } | UnsupportedMediaType | NotFound { .. }
-            | MethodNotAllowed { .. } | UnknownAccount { .. } | AdminDisabled => "invalid_request_error",
+            InvalidRequest { .. }
+            | PayloadTooLarge { .. }
+            | UnsupportedMediaType
+            | NotFound { .. }
+            | MethodNotAllowed { .. }
+            | UnknownAccount { .. }
+            | AdminDisabled => "invalid_request_error",
             Unauthorized | AdminUnauthorized => "authentication_error",
             UpstreamClient { .. } => "invalid_request_error",
             Account { .. } | NoAccountAvailable { .. } => match self.status() {
@@ -125,7 +155,10 @@ impl GatewayError {
             NoAccountAvailable { attempts, .. } => {
                 if attempts.is_empty() {
                     "no_account_available"
-                } else if attempts.iter().all(|(_, f)| matches!(f, AccountFailure::Quota)) {
+                } else if attempts
+                    .iter()
+                    .all(|(_, f)| matches!(f, AccountFailure::Quota))
+                {
                     "insufficient_quota"
                 } else if self.status() == 429 {
                     "rate_limit_exceeded"
@@ -146,9 +179,14 @@ impl GatewayError {
     /// Seconds a client should wait, when we know.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            GatewayError::Account { failure: AccountFailure::Throttled { retry_after_secs }, .. } => Some(*retry_after_secs),
+            GatewayError::Account {
+                failure: AccountFailure::Throttled { retry_after_secs },
+                ..
+            } => Some(*retry_after_secs),
             // Also on a 503: SDKs that retry honour it, and some account recovers then.
-            GatewayError::NoAccountAvailable { retry_after_secs, .. } => *retry_after_secs,
+            GatewayError::NoAccountAvailable {
+                retry_after_secs, ..
+            } => *retry_after_secs,
             _ => None,
         }
     }
@@ -221,8 +259,12 @@ fn failure_code(f: &AccountFailure) -> &'static str {
 pub fn describe_failure(f: &AccountFailure) -> String {
     match f {
         AccountFailure::Quota => "daily quota exhausted (resets at UTC midnight)".into(),
-        AccountFailure::Throttled { retry_after_secs } => format!("throttled by Qwen, retry after {retry_after_secs}s"),
-        AccountFailure::Dead { reason } => format!("credentials no longer accepted ({reason}); log the account in again"),
+        AccountFailure::Throttled { retry_after_secs } => {
+            format!("throttled by Qwen, retry after {retry_after_secs}s")
+        }
+        AccountFailure::Dead { reason } => {
+            format!("credentials no longer accepted ({reason}); log the account in again")
+        }
         AccountFailure::Unavailable { detail } => format!("upstream unavailable ({detail})"),
     }
 }
@@ -260,8 +302,13 @@ mod tests {
             GatewayError::PayloadTooLarge { limit: 10 },
             GatewayError::Unauthorized,
             GatewayError::NotFound { path: "/x".into() },
-            GatewayError::MethodNotAllowed { method: "GET".into(), allowed: "POST" },
-            GatewayError::Internal { message: "boom".into() },
+            GatewayError::MethodNotAllowed {
+                method: "GET".into(),
+                allowed: "POST",
+            },
+            GatewayError::Internal {
+                message: "boom".into(),
+            },
         ];
         for e in errors {
             let b = e.body();
@@ -278,7 +325,15 @@ mod tests {
     #[test]
     fn all_quota_is_429_with_retry_after() {
         let e = GatewayError::NoAccountAvailable {
-            attempts: vec![("a".into(), AccountFailure::Quota), ("b".into(), AccountFailure::Throttled { retry_after_secs: 5 })],
+            attempts: vec![
+                ("a".into(), AccountFailure::Quota),
+                (
+                    "b".into(),
+                    AccountFailure::Throttled {
+                        retry_after_secs: 5,
+                    },
+                ),
+            ],
             retry_after_secs: Some(5),
             configured: 2,
         };
@@ -290,35 +345,63 @@ mod tests {
     #[test]
     fn dead_accounts_are_never_a_raw_401() {
         let e = GatewayError::NoAccountAvailable {
-            attempts: vec![("a".into(), AccountFailure::Dead { reason: "401 after refresh".into() })],
+            attempts: vec![(
+                "a".into(),
+                AccountFailure::Dead {
+                    reason: "401 after refresh".into(),
+                },
+            )],
             retry_after_secs: None,
             configured: 1,
         };
         assert_eq!(e.status(), 503);
         assert!(e.message().contains("log the account in again"));
         let e = GatewayError::NoAccountAvailable {
-            attempts: vec![("a".into(), AccountFailure::Unavailable { detail: "HTTP 500".into() })],
+            attempts: vec![(
+                "a".into(),
+                AccountFailure::Unavailable {
+                    detail: "HTTP 500".into(),
+                },
+            )],
             retry_after_secs: None,
             configured: 1,
         };
         assert_eq!(e.status(), 502);
-        assert_eq!(GatewayError::NoAccountAvailable { attempts: vec![], retry_after_secs: None, configured: 0 }.status(), 503);
+        assert_eq!(
+            GatewayError::NoAccountAvailable {
+                attempts: vec![],
+                retry_after_secs: None,
+                configured: 0
+            }
+            .status(),
+            503
+        );
     }
 
     #[test]
     fn upstream_client_errors_keep_their_body() {
         let body = r#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
-        let e = GatewayError::UpstreamClient { status: 404, body: body.into() };
+        let e = GatewayError::UpstreamClient {
+            status: 404,
+            body: body.into(),
+        };
         assert_eq!(e.status(), 404);
         assert_eq!(e.body()["error"]["code"], "model_not_found");
-        let e = GatewayError::UpstreamClient { status: 400, body: "plain text".into() };
+        let e = GatewayError::UpstreamClient {
+            status: 400,
+            body: "plain text".into(),
+        };
         assert_eq!(e.body()["error"]["type"], "invalid_request_error");
         assert!(!e.may_fail_over());
     }
 
     #[test]
     fn only_account_failures_fail_over() {
-        assert!(GatewayError::Account { account: "a".into(), failure: AccountFailure::Quota }.may_fail_over());
+        assert!(GatewayError::Account {
+            account: "a".into(),
+            failure: AccountFailure::Quota
+        }
+        .may_fail_over());
         assert!(!GatewayError::Unauthorized.may_fail_over());
     }
 }

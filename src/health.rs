@@ -80,7 +80,11 @@ pub fn report(
             if let Some(exp) = c.expiry_ms() {
                 let secs = (exp as i64 - now_ms as i64) / 1000;
                 r.expires_in_seconds = Some(secs);
-                r.expires_in = if secs <= 0 { "expired".into() } else { format!("{} min", secs / 60) };
+                r.expires_in = if secs <= 0 {
+                    "expired".into()
+                } else {
+                    format!("{} min", secs / 60)
+                };
                 if let Credentials::OAuth(o) = c {
                     if !o.is_fresh(now_ms) {
                         r.status = Status::Expired;
@@ -108,7 +112,10 @@ pub fn report(
         }
         Some(Unusable::CoolingDown { until_ms }) if r.status.usable() => {
             r.status = Status::Throttled;
-            r.failure_reason = Some(format!("throttled; cooling down for {} s", until_ms.saturating_sub(now_ms).div_ceil(1000)));
+            r.failure_reason = Some(format!(
+                "throttled; cooling down for {} s",
+                until_ms.saturating_sub(now_ms).div_ceil(1000)
+            ));
         }
         _ => {}
     }
@@ -150,14 +157,34 @@ pub fn text_table(reports: &[AccountReport], failed: &FailedAccounts) -> String 
             Some(AccountKind::ApiKey) => "api_key",
             None => "-",
         };
-        let detail = r.failure_reason.clone().or_else(|| r.last_error.clone().map(|e| format!("last error: {e}"))).unwrap_or_default();
+        let detail = r
+            .failure_reason
+            .clone()
+            .or_else(|| r.last_error.clone().map(|e| format!("last error: {e}")))
+            .unwrap_or_default();
         let detail = match &r.probe {
-            Some(p) => format!("probe: {p}{}{detail}", if detail.is_empty() { "" } else { "; " }),
+            Some(p) => format!(
+                "probe: {p}{}{detail}",
+                if detail.is_empty() { "" } else { "; " }
+            ),
             None => detail,
         };
-        rows.push([r.account.clone(), r.status.as_str().into(), kind.into(), r.expires_in.clone(), detail]);
+        rows.push([
+            r.account.clone(),
+            r.status.as_str().into(),
+            kind.into(),
+            r.expires_in.clone(),
+            detail,
+        ]);
     }
-    let widths: Vec<usize> = (0..4).map(|i| rows.iter().map(|row| row[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for row in &rows {
         for i in 0..4 {
@@ -183,30 +210,66 @@ mod tests {
     const NOW: u64 = 1_795_600_000_000;
 
     fn oauth(expiry: u64) -> Credentials {
-        Credentials::parse(&format!(r#"{{"access_token":"a","refresh_token":"r","expiry_date":{expiry}}}"#)).unwrap()
+        Credentials::parse(&format!(
+            r#"{{"access_token":"a","refresh_token":"r","expiry_date":{expiry}}}"#
+        ))
+        .unwrap()
     }
 
     #[test]
     fn statuses() {
         let failed = FailedAccounts::parse(Some("q"), Some("2026-11-25"));
         let mut status = StatusMap::new();
-        status.insert("d".into(), AccountState { dead_reason: Some("refresh token rejected".into()), ..Default::default() });
-        status.insert("t".into(), AccountState { cooldown_until: Some(NOW + 9_000), ..Default::default() });
+        status.insert(
+            "d".into(),
+            AccountState {
+                dead_reason: Some("refresh token rejected".into()),
+                ..Default::default()
+            },
+        );
+        status.insert(
+            "t".into(),
+            AccountState {
+                cooldown_until: Some(NOW + 9_000),
+                ..Default::default()
+            },
+        );
         let fresh = oauth(NOW + 2_700_000);
         let r = report("h", Ok(Some(&fresh)), &failed, &status, NOW);
-        assert_eq!((r.status, r.expires_in.as_str()), (Status::Healthy, "45 min"));
+        assert_eq!(
+            (r.status, r.expires_in.as_str()),
+            (Status::Healthy, "45 min")
+        );
         let old = oauth(NOW - 1);
-        assert_eq!(report("e", Ok(Some(&old)), &failed, &status, NOW).status, Status::Expired);
-        assert_eq!(report("q", Ok(Some(&fresh)), &failed, &status, NOW).status, Status::QuotaExceeded);
+        assert_eq!(
+            report("e", Ok(Some(&old)), &failed, &status, NOW).status,
+            Status::Expired
+        );
+        assert_eq!(
+            report("q", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            Status::QuotaExceeded
+        );
         let d = report("d", Ok(Some(&fresh)), &failed, &status, NOW);
         assert_eq!(d.status, Status::Dead);
         assert!(d.failure_reason.unwrap().contains("refresh token"));
-        assert_eq!(report("t", Ok(Some(&fresh)), &failed, &status, NOW).status, Status::Throttled);
-        assert_eq!(report("m", Ok(None), &failed, &status, NOW).status, Status::MissingCredentials);
-        assert_eq!(report("x", Err("bad json".into()), &failed, &status, NOW).status, Status::MissingCredentials);
+        assert_eq!(
+            report("t", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            Status::Throttled
+        );
+        assert_eq!(
+            report("m", Ok(None), &failed, &status, NOW).status,
+            Status::MissingCredentials
+        );
+        assert_eq!(
+            report("x", Err("bad json".into()), &failed, &status, NOW).status,
+            Status::MissingCredentials
+        );
         let key = Credentials::parse(r#"{"kind":"api_key","api_key":"k"}"#).unwrap();
         let k = report("k", Ok(Some(&key)), &failed, &status, NOW);
-        assert_eq!((k.status, k.expires_in.as_str()), (Status::Healthy, "never"));
+        assert_eq!(
+            (k.status, k.expires_in.as_str()),
+            (Status::Healthy, "never")
+        );
     }
 
     #[test]

@@ -6,7 +6,12 @@ pub const DEFAULT_MODEL: &str = "qwen3-coder-plus";
 
 /// Models seen on Qwen OAuth accounts; API-key accounts accept these and more (any model name is
 /// forwarded as given).
-pub const MODELS: &[&str] = &["qwen3-coder-plus", "qwen3-coder-flash", "coder-model", "vision-model"];
+pub const MODELS: &[&str] = &[
+    "qwen3-coder-plus",
+    "qwen3-coder-flash",
+    "coder-model",
+    "vision-model",
+];
 
 /// Fixed creation time so the list is stable (the date of Qwen3-Coder's release).
 const CREATED: u64 = 1_753_142_400;

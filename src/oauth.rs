@@ -30,7 +30,9 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str, out: &mut String) {
         for b in s.bytes() {
             match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(b as char)
+                }
                 b' ' => out.push('+'),
                 _ => out.push_str(&format!("%{b:02X}")),
             }
@@ -49,7 +51,11 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 pub fn refresh_form(refresh_token: &str) -> String {
-    form_encode(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", CLIENT_ID)])
+    form_encode(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", CLIENT_ID),
+    ])
 }
 
 /// PKCE pair from 32 random bytes supplied by the caller (so tests are deterministic).
@@ -63,7 +69,10 @@ impl Pkce {
     pub fn from_random(bytes: &[u8; 32]) -> Self {
         let verifier = URL_SAFE_NO_PAD.encode(bytes);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Pkce { verifier, challenge }
+        Pkce {
+            verifier,
+            challenge,
+        }
     }
 }
 
@@ -104,9 +113,13 @@ fn default_expires_in() -> u64 {
 
 pub fn parse_device_authorization(status: u16, body: &str) -> Result<DeviceAuthorization, String> {
     if !(200..300).contains(&status) {
-        return Err(format!("device authorization failed: HTTP {status} {}", error_code(body).unwrap_or_default()));
+        return Err(format!(
+            "device authorization failed: HTTP {status} {}",
+            error_code(body).unwrap_or_default()
+        ));
     }
-    serde_json::from_str(body).map_err(|_| "device authorization answer is not the expected JSON".to_owned())
+    serde_json::from_str(body)
+        .map_err(|_| "device authorization answer is not the expected JSON".to_owned())
 }
 
 /// Polling schedule: start at 2 s; `slow_down` multiplies by 1.5 up to 10 s.
@@ -144,16 +157,23 @@ pub enum TokenOutcome {
     /// Device flow: keep polling, slower.
     SlowDown,
     /// The grant is dead (invalid_grant, expired_token, access_denied, 400/401): needs a new login.
-    Rejected { code: String, description: String },
+    Rejected {
+        code: String,
+        description: String,
+    },
     /// The endpoint failed (5xx, garbage): try again later; nothing is dead.
-    Unavailable { detail: String },
+    Unavailable {
+        detail: String,
+    },
 }
 
 pub fn parse_token_answer(status: u16, body: &str) -> TokenOutcome {
     if (200..300).contains(&status) {
         return match serde_json::from_str::<TokenAnswer>(body) {
             Ok(t) if !t.access_token.is_empty() => TokenOutcome::Token(t),
-            _ => TokenOutcome::Unavailable { detail: format!("HTTP {status} without an access_token") },
+            _ => TokenOutcome::Unavailable {
+                detail: format!("HTTP {status} without an access_token"),
+            },
         };
     }
     let code = error_code(body).unwrap_or_default();
@@ -168,19 +188,33 @@ pub fn parse_token_answer(status: u16, body: &str) -> TokenOutcome {
     if status == 400 || status == 401 || status == 403 {
         let description = serde_json::from_str::<Value>(body)
             .ok()
-            .and_then(|v| v.get("error_description").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|v| {
+                v.get("error_description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
-        let code = if code.is_empty() { format!("http_{status}") } else { code };
+        let code = if code.is_empty() {
+            format!("http_{status}")
+        } else {
+            code
+        };
         return TokenOutcome::Rejected { code, description };
     }
-    TokenOutcome::Unavailable { detail: format!("HTTP {status}") }
+    TokenOutcome::Unavailable {
+        detail: format!("HTTP {status}"),
+    }
 }
 
 fn error_code(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
     match v.get("error")? {
         Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("code").or_else(|| o.get("type")).and_then(Value::as_str).map(str::to_owned),
+        Value::Object(o) => o
+            .get("code")
+            .or_else(|| o.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     }
 }
@@ -194,9 +228,15 @@ pub fn apply_refresh(old: &OAuthCredentials, answer: TokenAnswer, now_ms: u64) -
     }
     OAuthCredentials {
         access_token: answer.access_token,
-        refresh_token: answer.refresh_token.filter(|s| !s.is_empty()).unwrap_or_else(|| old.refresh_token.clone()),
+        refresh_token: answer
+            .refresh_token
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| old.refresh_token.clone()),
         token_type: answer.token_type.unwrap_or_else(|| "Bearer".into()),
-        resource_url: answer.resource_url.or(answer.endpoint).or_else(|| old.resource_url.clone()),
+        resource_url: answer
+            .resource_url
+            .or(answer.endpoint)
+            .or_else(|| old.resource_url.clone()),
         expiry_date: now_ms + answer.expires_in.unwrap_or(3600) * 1000,
         extra,
     }
@@ -227,8 +267,8 @@ mod tests {
     fn pkce_matches_rfc7636_example() {
         // RFC 7636 appendix B.
         let bytes: [u8; 32] = [
-            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214, 191,
-            240, 91, 88, 5, 88, 83, 132, 141, 121,
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
+            37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
         ];
         let p = Pkce::from_random(&bytes);
         assert_eq!(p.verifier, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
@@ -244,24 +284,49 @@ mod tests {
         let f = device_code_form(&p);
         assert!(f.contains("scope=openid+profile+email+model.completion"));
         assert!(f.contains("code_challenge_method=S256"));
-        assert!(device_poll_form("dc", "v").contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"));
+        assert!(device_poll_form("dc", "v")
+            .contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"));
     }
 
     #[test]
     fn token_answers() {
         let ok = r#"{"access_token":"a","refresh_token":"r2","token_type":"Bearer","expires_in":3600,"resource_url":"portal.qwen.ai","scope":"s"}"#;
-        assert!(matches!(parse_token_answer(200, ok), TokenOutcome::Token(_)));
-        assert_eq!(parse_token_answer(400, r#"{"error":"authorization_pending"}"#), TokenOutcome::Pending);
-        assert_eq!(parse_token_answer(429, r#"{"error":"slow_down"}"#), TokenOutcome::SlowDown);
-        assert_eq!(parse_token_answer(400, r#"{"error":"slow_down"}"#), TokenOutcome::SlowDown);
+        assert!(matches!(
+            parse_token_answer(200, ok),
+            TokenOutcome::Token(_)
+        ));
+        assert_eq!(
+            parse_token_answer(400, r#"{"error":"authorization_pending"}"#),
+            TokenOutcome::Pending
+        );
+        assert_eq!(
+            parse_token_answer(429, r#"{"error":"slow_down"}"#),
+            TokenOutcome::SlowDown
+        );
+        assert_eq!(
+            parse_token_answer(400, r#"{"error":"slow_down"}"#),
+            TokenOutcome::SlowDown
+        );
         assert!(matches!(
             parse_token_answer(400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token or client_id"}"#),
             TokenOutcome::Rejected { ref code, .. } if code == "invalid_grant"
         ));
-        assert!(matches!(parse_token_answer(401, "nope"), TokenOutcome::Rejected { .. }));
-        assert!(matches!(parse_token_answer(500, "{}"), TokenOutcome::Unavailable { .. }));
-        assert!(matches!(parse_token_answer(200, "{}"), TokenOutcome::Unavailable { .. }));
-        assert!(matches!(parse_token_answer(400, r#"{"error":"expired_token"}"#), TokenOutcome::Rejected { .. }));
+        assert!(matches!(
+            parse_token_answer(401, "nope"),
+            TokenOutcome::Rejected { .. }
+        ));
+        assert!(matches!(
+            parse_token_answer(500, "{}"),
+            TokenOutcome::Unavailable { .. }
+        ));
+        assert!(matches!(
+            parse_token_answer(200, "{}"),
+            TokenOutcome::Unavailable { .. }
+        ));
+        assert!(matches!(
+            parse_token_answer(400, r#"{"error":"expired_token"}"#),
+            TokenOutcome::Rejected { .. }
+        ));
     }
 
     #[test]
@@ -274,15 +339,20 @@ mod tests {
             expiry_date: 0,
             extra: Map::from_iter([("id_token".to_owned(), Value::from("x"))]),
         };
-        let TokenOutcome::Token(a) = parse_token_answer(200, r#"{"access_token":"new","expires_in":60}"#) else { panic!() };
+        let TokenOutcome::Token(a) =
+            parse_token_answer(200, r#"{"access_token":"new","expires_in":60}"#)
+        else {
+            panic!()
+        };
         let c = apply_refresh(&old, a, 1_000);
         assert_eq!(c.refresh_token, "rt1");
         assert_eq!(c.resource_url.as_deref(), Some("portal.qwen.ai"));
         assert_eq!(c.expiry_date, 61_000);
         assert_eq!(c.extra["id_token"], "x");
-        let TokenOutcome::Token(a) =
-            parse_token_answer(200, r#"{"access_token":"new","refresh_token":"rt2","endpoint":"x.qwen.ai"}"#)
-        else {
+        let TokenOutcome::Token(a) = parse_token_answer(
+            200,
+            r#"{"access_token":"new","refresh_token":"rt2","endpoint":"x.qwen.ai"}"#,
+        ) else {
             panic!()
         };
         let c = apply_refresh(&old, a, 0);

@@ -57,9 +57,19 @@ impl FailedAccounts {
         let ids: Vec<String> = if failed.starts_with('[') {
             serde_json::from_str(failed).unwrap_or_default()
         } else {
-            failed.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+            failed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
         };
-        FailedAccounts { ids, reset_date: reset_date.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) }
+        FailedAccounts {
+            ids,
+            reset_date: reset_date
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+        }
     }
 
     pub fn to_kv(&self) -> String {
@@ -118,7 +128,8 @@ pub struct AccountState {
 pub type StatusMap = BTreeMap<String, AccountState>;
 
 pub fn parse_status_map(text: Option<&str>) -> StatusMap {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
 }
 
 /// Why an account is not used right now.
@@ -129,7 +140,12 @@ pub enum Unusable {
     Dead { reason: String },
 }
 
-pub fn unusable_reason(id: &str, failed: &FailedAccounts, status: &StatusMap, now_ms: u64) -> Option<Unusable> {
+pub fn unusable_reason(
+    id: &str,
+    failed: &FailedAccounts,
+    status: &StatusMap,
+    now_ms: u64,
+) -> Option<Unusable> {
     let st = status.get(id);
     if let Some(reason) = st.and_then(|s| s.dead_reason.clone()) {
         return Some(Unusable::Dead { reason });
@@ -159,7 +175,9 @@ const MIN_WEIGHT_MS: u64 = 60_000;
 pub fn weight(c: &Candidate, now_ms: u64) -> u64 {
     match c.expiry_ms {
         None => FULL_WEIGHT_MS,
-        Some(e) => e.saturating_sub(now_ms).clamp(MIN_WEIGHT_MS, FULL_WEIGHT_MS),
+        Some(e) => e
+            .saturating_sub(now_ms)
+            .clamp(MIN_WEIGHT_MS, FULL_WEIGHT_MS),
     }
 }
 
@@ -247,26 +265,69 @@ mod tests {
     fn unusable_reasons() {
         let failed = FailedAccounts::parse(Some("q"), None);
         let mut status = StatusMap::new();
-        status.insert("d".into(), AccountState { dead_reason: Some("revoked".into()), ..Default::default() });
-        status.insert("t".into(), AccountState { cooldown_until: Some(NOON + 5_000), ..Default::default() });
-        assert_eq!(unusable_reason("q", &failed, &status, NOON), Some(Unusable::QuotaExceeded));
-        assert!(matches!(unusable_reason("d", &failed, &status, NOON), Some(Unusable::Dead { .. })));
-        assert_eq!(unusable_reason("t", &failed, &status, NOON), Some(Unusable::CoolingDown { until_ms: NOON + 5_000 }));
+        status.insert(
+            "d".into(),
+            AccountState {
+                dead_reason: Some("revoked".into()),
+                ..Default::default()
+            },
+        );
+        status.insert(
+            "t".into(),
+            AccountState {
+                cooldown_until: Some(NOON + 5_000),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            unusable_reason("q", &failed, &status, NOON),
+            Some(Unusable::QuotaExceeded)
+        );
+        assert!(matches!(
+            unusable_reason("d", &failed, &status, NOON),
+            Some(Unusable::Dead { .. })
+        ));
+        assert_eq!(
+            unusable_reason("t", &failed, &status, NOON),
+            Some(Unusable::CoolingDown {
+                until_ms: NOON + 5_000
+            })
+        );
         assert_eq!(unusable_reason("t", &failed, &status, NOON + 5_000), None);
         assert_eq!(unusable_reason("ok", &failed, &status, NOON), None);
-        let reasons = [Unusable::QuotaExceeded, Unusable::CoolingDown { until_ms: NOON + 5_000 }];
+        let reasons = [
+            Unusable::QuotaExceeded,
+            Unusable::CoolingDown {
+                until_ms: NOON + 5_000,
+            },
+        ];
         assert_eq!(earliest_recovery_ms(&reasons, NOON), Some(5_000));
-        assert_eq!(earliest_recovery_ms(&[Unusable::Dead { reason: "x".into() }], NOON), None);
+        assert_eq!(
+            earliest_recovery_ms(&[Unusable::Dead { reason: "x".into() }], NOON),
+            None
+        );
     }
 
     #[test]
     fn selection_is_weighted_by_time_left_and_reaches_everyone() {
         let now = NOON;
         let c = [
-            Candidate { id: "fresh", expiry_ms: Some(now + 3_000_000) },
-            Candidate { id: "old", expiry_ms: Some(now + 600_000) },
-            Candidate { id: "expired", expiry_ms: Some(now - 10) },
-            Candidate { id: "key", expiry_ms: None },
+            Candidate {
+                id: "fresh",
+                expiry_ms: Some(now + 3_000_000),
+            },
+            Candidate {
+                id: "old",
+                expiry_ms: Some(now + 600_000),
+            },
+            Candidate {
+                id: "expired",
+                expiry_ms: Some(now - 10),
+            },
+            Candidate {
+                id: "key",
+                expiry_ms: None,
+            },
         ];
         let mut counts = BTreeMap::new();
         let n = 10_000;
@@ -278,7 +339,11 @@ mod tests {
         for x in &c {
             let expected = weight(x, now) as f64 / total as f64 * n as f64;
             let got = counts[x.id] as f64;
-            assert!((got - expected).abs() < n as f64 * 0.01, "{}: got {got}, expected {expected}", x.id);
+            assert!(
+                (got - expected).abs() < n as f64 * 0.01,
+                "{}: got {got}, expected {expected}",
+                x.id
+            );
         }
         assert!(counts["fresh"] > counts["old"]);
         assert!(counts["expired"] > 0);
@@ -289,7 +354,13 @@ mod tests {
     #[test]
     fn status_map_round_trip() {
         let mut m = StatusMap::new();
-        m.insert("a".into(), AccountState { cooldown_until: Some(5), ..Default::default() });
+        m.insert(
+            "a".into(),
+            AccountState {
+                cooldown_until: Some(5),
+                ..Default::default()
+            },
+        );
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(parse_status_map(Some(&text)), m);
         assert!(parse_status_map(Some("garbage")).is_empty());

@@ -17,7 +17,9 @@ pub enum StreamStart {
 
 /// Examine the bytes received so far.
 pub fn inspect_start(buf: &[u8]) -> StreamStart {
-    let Some(end) = find_event_end(buf) else { return StreamStart::NeedMore };
+    let Some(end) = find_event_end(buf) else {
+        return StreamStart::NeedMore;
+    };
     let event = String::from_utf8_lossy(&buf[..end]);
     let mut data = String::new();
     for line in event.lines() {
@@ -45,7 +47,9 @@ fn find_event_end(buf: &[u8]) -> Option<usize> {
     while i + 1 < buf.len() {
         match (buf[i], buf[i + 1]) {
             (b'\n', b'\n') | (b'\r', b'\r') => return Some(i + 2),
-            (b'\r', b'\n') if buf.get(i + 2) == Some(&b'\r') && buf.get(i + 3) == Some(&b'\n') => return Some(i + 4),
+            (b'\r', b'\n') if buf.get(i + 2) == Some(&b'\r') && buf.get(i + 3) == Some(&b'\n') => {
+                return Some(i + 4)
+            }
             _ => i += 1,
         }
     }
@@ -59,10 +63,22 @@ mod tests {
     #[test]
     fn waits_for_a_whole_event() {
         assert_eq!(inspect_start(b""), StreamStart::NeedMore);
-        assert_eq!(inspect_start(b"data: {\"id\":\"x\",\"choi"), StreamStart::NeedMore);
-        assert_eq!(inspect_start(b"data: {\"id\":\"x\"}\n"), StreamStart::NeedMore);
-        assert_eq!(inspect_start(b"data: {\"id\":\"x\"}\n\ndata: {"), StreamStart::Data);
-        assert_eq!(inspect_start(b"data: {\"id\":\"x\"}\r\n\r\n"), StreamStart::Data);
+        assert_eq!(
+            inspect_start(b"data: {\"id\":\"x\",\"choi"),
+            StreamStart::NeedMore
+        );
+        assert_eq!(
+            inspect_start(b"data: {\"id\":\"x\"}\n"),
+            StreamStart::NeedMore
+        );
+        assert_eq!(
+            inspect_start(b"data: {\"id\":\"x\"}\n\ndata: {"),
+            StreamStart::Data
+        );
+        assert_eq!(
+            inspect_start(b"data: {\"id\":\"x\"}\r\n\r\n"),
+            StreamStart::Data
+        );
     }
 
     #[test]

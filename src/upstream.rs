@@ -34,7 +34,15 @@ pub fn bearer(creds: &Credentials) -> &str {
 pub fn chat_headers(kind: AccountKind, stream: bool) -> Vec<(&'static str, String)> {
     let mut h = vec![
         ("content-type", "application/json".to_owned()),
-        ("accept", if stream { "text/event-stream" } else { "application/json" }.to_owned()),
+        (
+            "accept",
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            }
+            .to_owned(),
+        ),
     ];
     if kind == AccountKind::Oauth {
         let ua = user_agent();
@@ -52,7 +60,10 @@ pub fn chat_headers(kind: AccountKind, stream: bool) -> Vec<(&'static str, Strin
             ("x-stainless-retry-count", "0".to_owned()),
         ]);
     } else {
-        h.push(("user-agent", format!("qwen-worker/{}", env!("CARGO_PKG_VERSION"))));
+        h.push((
+            "user-agent",
+            format!("qwen-worker/{}", env!("CARGO_PKG_VERSION")),
+        ));
     }
     h
 }
@@ -63,12 +74,22 @@ mod tests {
 
     #[test]
     fn urls_by_kind() {
-        let o = Credentials::parse(r#"{"refresh_token":"r","resource_url":"http://127.0.0.1:9/"}"#).unwrap();
-        assert_eq!(chat_url(&o, "https://d/compatible-mode/v1"), "http://127.0.0.1:9/v1/chat/completions");
+        let o = Credentials::parse(r#"{"refresh_token":"r","resource_url":"http://127.0.0.1:9/"}"#)
+            .unwrap();
+        assert_eq!(
+            chat_url(&o, "https://d/compatible-mode/v1"),
+            "http://127.0.0.1:9/v1/chat/completions"
+        );
         let o = Credentials::parse(r#"{"refresh_token":"r"}"#).unwrap();
-        assert_eq!(chat_url(&o, "https://d/compatible-mode/v1"), "https://d/compatible-mode/v1/chat/completions");
+        assert_eq!(
+            chat_url(&o, "https://d/compatible-mode/v1"),
+            "https://d/compatible-mode/v1/chat/completions"
+        );
         let k = Credentials::parse(r#"{"kind":"api_key","api_key":"k","base_url":"dashscope-intl.aliyuncs.com/compatible-mode/v1"}"#).unwrap();
-        assert_eq!(chat_url(&k, "x"), "https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions");
+        assert_eq!(
+            chat_url(&k, "x"),
+            "https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions"
+        );
         assert_eq!(bearer(&k), "k");
     }
 

@@ -12,12 +12,26 @@ use serde_json::json;
 use worker::{Method, Request, Response};
 
 fn internal(e: worker::Error) -> GatewayError {
-    GatewayError::Internal { message: e.to_string() }
+    GatewayError::Internal {
+        message: e.to_string(),
+    }
 }
 
-pub async fn handle(req: &mut Request, store: &Store<'_>, method: Method, path: &str) -> Result<Response, GatewayError> {
-    let allow = |allowed: &'static str| GatewayError::MethodNotAllowed { method: method.to_string(), allowed };
-    let parts: Vec<&str> = path.trim_start_matches("/admin").split('/').filter(|s| !s.is_empty()).collect();
+pub async fn handle(
+    req: &mut Request,
+    store: &Store<'_>,
+    method: Method,
+    path: &str,
+) -> Result<Response, GatewayError> {
+    let allow = |allowed: &'static str| GatewayError::MethodNotAllowed {
+        method: method.to_string(),
+        allowed,
+    };
+    let parts: Vec<&str> = path
+        .trim_start_matches("/admin")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match parts.as_slice() {
         ["health"] => match method {
             Method::Get => health(req, store).await,
@@ -54,7 +68,9 @@ pub async fn handle(req: &mut Request, store: &Store<'_>, method: Method, path: 
             }
             _ => Err(allow("POST")),
         },
-        _ => Err(GatewayError::NotFound { path: path.to_owned() }),
+        _ => Err(GatewayError::NotFound {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -73,14 +89,24 @@ async fn reports(store: &Store<'_>) -> Result<Vec<AccountReport>, GatewayError> 
     let mut out = Vec::with_capacity(pool.ids.len());
     for id in &pool.ids {
         let creds = store.credentials(id).await.map_err(|e| e.message());
-        out.push(report(id, creds.as_ref().map(|c| c.as_ref()).map_err(Clone::clone), &pool.failed, &pool.status, now));
+        out.push(report(
+            id,
+            creds.as_ref().map(|c| c.as_ref()).map_err(Clone::clone),
+            &pool.failed,
+            &pool.status,
+            now,
+        ));
     }
     Ok(out)
 }
 
 async fn health(req: &Request, store: &Store<'_>) -> Result<Response, GatewayError> {
     let url = req.url().map_err(internal)?;
-    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
     let mut list = reports(store).await?;
     if query("probe").as_deref() == Some("true") {
         for r in list.iter_mut() {
@@ -96,7 +122,12 @@ async fn health(req: &Request, store: &Store<'_>) -> Result<Response, GatewayErr
         };
     }
     let pool = store.pool(now_ms()).await?;
-    let ua = req.headers().get("user-agent").ok().flatten().unwrap_or_default();
+    let ua = req
+        .headers()
+        .get("user-agent")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let text = match query("format").as_deref() {
         Some("text") => true,
         Some(_) => false,
@@ -130,7 +161,13 @@ async fn account_info(store: &Store<'_>, id: &str) -> Result<Response, GatewayEr
     known(store, id).await?;
     let pool = store.pool(now_ms()).await?;
     let creds = store.credentials(id).await;
-    let r = report(id, creds.as_ref().map(|c| c.as_ref()).map_err(|e| e.message()), &pool.failed, &pool.status, now_ms());
+    let r = report(
+        id,
+        creds.as_ref().map(|c| c.as_ref()).map_err(|e| e.message()),
+        &pool.failed,
+        &pool.status,
+        now_ms(),
+    );
     let mut body = serde_json::to_value(&r).unwrap_or_default();
     // Never the tokens themselves: only what they are.
     if let Ok(Some(c)) = creds {
@@ -146,8 +183,15 @@ async fn account_info(store: &Store<'_>, id: &str) -> Result<Response, GatewayEr
     json_response(200, &body).map_err(internal)
 }
 
-async fn put_account(req: &mut Request, store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {
-    let text = req.text().await.map_err(|e| GatewayError::invalid(format!("Could not read the body: {e}"), None))?;
+async fn put_account(
+    req: &mut Request,
+    store: &Store<'_>,
+    id: &str,
+) -> Result<Response, GatewayError> {
+    let text = req
+        .text()
+        .await
+        .map_err(|e| GatewayError::invalid(format!("Could not read the body: {e}"), None))?;
     let creds = Credentials::parse(&text)
         .map_err(|e| GatewayError::invalid(format!("Account credentials rejected: {e}. Send the qwen-code oauth_creds.json content, or {{\"kind\":\"api_key\",\"api_key\":\"...\",\"base_url\":\"...\"}}."), None))?;
     let now = now_ms();
@@ -156,7 +200,11 @@ async fn put_account(req: &mut Request, store: &Store<'_>, id: &str) -> Result<R
     store.reset_account(now, id).await?;
     let pool = store.pool(now).await?;
     let r = report(id, Ok(Some(&creds)), &pool.failed, &pool.status, now);
-    json_response(200, &json!({"account": id, "stored": true, "status": r.status, "kind": r.kind})).map_err(internal)
+    json_response(
+        200,
+        &json!({"account": id, "stored": true, "status": r.status, "kind": r.kind}),
+    )
+    .map_err(internal)
 }
 
 async fn delete_account(store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {

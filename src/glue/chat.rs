@@ -14,7 +14,11 @@ use worker::{Headers, Response};
 
 pub const MAX_ATTEMPTS: usize = 3;
 
-pub async fn handle(store: &Store<'_>, body: &[u8], pinned: Option<String>) -> Result<Response, GatewayError> {
+pub async fn handle(
+    store: &Store<'_>,
+    body: &[u8],
+    pinned: Option<String>,
+) -> Result<Response, GatewayError> {
     let cfg = store.config();
     let request = ChatRequest::parse(body, &cfg.default_model)?;
     let now = now_ms();
@@ -26,7 +30,11 @@ pub async fn handle(store: &Store<'_>, body: &[u8], pinned: Option<String>) -> R
         }
     }
     if pool.ids.is_empty() {
-        return Err(GatewayError::NoAccountAvailable { attempts: vec![], retry_after_secs: None, configured: 0 });
+        return Err(GatewayError::NoAccountAvailable {
+            attempts: vec![],
+            retry_after_secs: None,
+            configured: 0,
+        });
     }
     if let Some(id) = &pinned {
         if !pool.ids.iter().any(|i| i == id) {
@@ -53,8 +61,13 @@ pub async fn handle(store: &Store<'_>, body: &[u8], pinned: Option<String>) -> R
                 Err(e) => worker::console_error!("account {id}: {}", e.message()),
             }
         }
-        let list: Vec<Candidate> = candidates.iter().map(|(id, e)| Candidate { id, expiry_ms: *e }).collect();
-        let Some(id) = choose(&list, now, js_sys::Math::random()).map(str::to_owned) else { break };
+        let list: Vec<Candidate> = candidates
+            .iter()
+            .map(|(id, e)| Candidate { id, expiry_ms: *e })
+            .collect();
+        let Some(id) = choose(&list, now, js_sys::Math::random()).map(str::to_owned) else {
+            break;
+        };
         tried.push(id.clone());
         match attempt(store, &id, &request).await {
             Ok(resp) => return Ok(resp),
@@ -67,36 +80,38 @@ pub async fn handle(store: &Store<'_>, body: &[u8], pinned: Option<String>) -> R
         }
     }
 
-    // Nothing answered: say why, with Retry-After when everything is only quota/throttling.
+    // Nothing answered: say why, with Retry-After when some account comes back later.
     let pool = store.pool(now_ms()).await?;
     let now = now_ms();
-    let reasons: Vec<Unusable> = pool
+    let out: Vec<(&String, Unusable)> = pool
         .ids
         .iter()
-        .filter(|id| pinned.as_ref().map_or(true, |p| p == *id))
-        .filter_map(|id| unusable_reason(id, &pool.failed, &pool.status, now))
+        .filter(|id| pinned.as_ref().is_none_or(|p| p == *id))
+        .filter_map(|id| unusable_reason(id, &pool.failed, &pool.status, now).map(|r| (id, r)))
         .collect();
+    let reasons: Vec<Unusable> = out.iter().map(|(_, r)| r.clone()).collect();
     let retry_after_secs = earliest_recovery_ms(&reasons, now).map(|ms| ms.div_ceil(1000).max(1));
-    let configured = if pinned.is_some() { 1 } else { pool.ids.len() };
-    if attempts.is_empty() && !reasons.is_empty() {
-        // Every account was already out; report them as the attempts so the message says why.
-        for (id, r) in pool.ids.iter().zip(pool.ids.iter().map(|id| unusable_reason(id, &pool.failed, &pool.status, now))) {
-            if let Some(r) = r {
-                if pinned.as_ref().map_or(true, |p| p == id) {
-                    attempts.push((id.clone(), unusable_to_failure(r, now)));
-                }
-            }
-        }
+    if attempts.is_empty() {
+        // Every account was already out before this request: report why, account by account.
+        attempts = out
+            .into_iter()
+            .map(|(id, r)| (id.clone(), unusable_to_failure(r, now)))
+            .collect();
     }
-    Err(GatewayError::NoAccountAvailable { attempts, retry_after_secs, configured })
+    let configured = if pinned.is_some() { 1 } else { pool.ids.len() };
+    Err(GatewayError::NoAccountAvailable {
+        attempts,
+        retry_after_secs,
+        configured,
+    })
 }
 
 fn unusable_to_failure(r: Unusable, now: u64) -> AccountFailure {
     match r {
         Unusable::QuotaExceeded => AccountFailure::Quota,
-        Unusable::CoolingDown { until_ms } => {
-            AccountFailure::Throttled { retry_after_secs: until_ms.saturating_sub(now).div_ceil(1000).max(1) }
-        }
+        Unusable::CoolingDown { until_ms } => AccountFailure::Throttled {
+            retry_after_secs: until_ms.saturating_sub(now).div_ceil(1000).max(1),
+        },
         Unusable::Dead { reason } => AccountFailure::Dead { reason },
     }
 }
@@ -126,18 +141,32 @@ async fn note_failure(store: &Store<'_>, id: &str, failure: &AccountFailure) {
     let result = match failure {
         AccountFailure::Quota => store.mark_quota_exceeded(now, id).await,
         AccountFailure::Throttled { retry_after_secs } => {
-            store.cool_down(now, id, now + retry_after_secs * 1000, &describe_failure(failure)).await
+            store
+                .cool_down(
+                    now,
+                    id,
+                    now + retry_after_secs * 1000,
+                    &describe_failure(failure),
+                )
+                .await
         }
         AccountFailure::Dead { reason } => store.mark_dead(now, id, reason).await,
         AccountFailure::Unavailable { detail } => store.record_error(now, id, detail).await,
     };
     if let Err(e) = result {
-        worker::console_error!("account {id}: could not record its failure: {}", e.message());
+        worker::console_error!(
+            "account {id}: could not record its failure: {}",
+            e.message()
+        );
     }
 }
 
 /// One account: send, and on a 401 refresh once and send once more.
-async fn attempt(store: &Store<'_>, id: &str, request: &ChatRequest) -> Result<Response, GatewayError> {
+async fn attempt(
+    store: &Store<'_>,
+    id: &str,
+    request: &ChatRequest,
+) -> Result<Response, GatewayError> {
     let creds = usable_credentials(store, id, None).await?;
     match send(store, id, &creds, request).await? {
         Sent::Answer(resp) => Ok(resp),
@@ -148,14 +177,20 @@ async fn attempt(store: &Store<'_>, id: &str, request: &ChatRequest) -> Result<R
             let fresh = usable_credentials(store, id, Some(&o.access_token)).await?;
             match send(store, id, &fresh, request).await? {
                 Sent::Answer(resp) => Ok(resp),
-                Sent::AuthRejected { detail } => Err(dead(id, format!("rejected with a freshly refreshed token ({detail})"))),
+                Sent::AuthRejected { detail } => Err(dead(
+                    id,
+                    format!("rejected with a freshly refreshed token ({detail})"),
+                )),
             }
         }
     }
 }
 
 fn dead(id: &str, reason: String) -> GatewayError {
-    GatewayError::Account { account: id.to_owned(), failure: AccountFailure::Dead { reason } }
+    GatewayError::Account {
+        account: id.to_owned(),
+        failure: AccountFailure::Dead { reason },
+    }
 }
 
 enum Sent {
@@ -164,17 +199,31 @@ enum Sent {
 }
 
 fn unavailable(id: &str, detail: String) -> GatewayError {
-    GatewayError::Account { account: id.to_owned(), failure: AccountFailure::Unavailable { detail } }
+    GatewayError::Account {
+        account: id.to_owned(),
+        failure: AccountFailure::Unavailable { detail },
+    }
 }
 
-async fn send(store: &Store<'_>, id: &str, creds: &Credentials, request: &ChatRequest) -> Result<Sent, GatewayError> {
+async fn send(
+    store: &Store<'_>,
+    id: &str,
+    creds: &Credentials,
+    request: &ChatRequest,
+) -> Result<Sent, GatewayError> {
     let cfg = store.config();
     let url = chat_url(creds, &cfg.api_base_url);
     let headers = chat_headers(creds.kind(), request.stream);
     let body = request.body_for(creds.kind());
-    let timeout = if request.stream { cfg.first_byte_timeout_ms } else { cfg.request_timeout_ms };
+    let timeout = if request.stream {
+        cfg.first_byte_timeout_ms
+    } else {
+        cfg.request_timeout_ms
+    };
     let started = now_ms();
-    let ex = net::post(&url, &headers, Some(bearer(creds)), &body, timeout).await.map_err(|d| unavailable(id, d))?;
+    let ex = net::post(&url, &headers, Some(bearer(creds)), &body, timeout)
+        .await
+        .map_err(|d| unavailable(id, d))?;
     let status = ex.response.status();
     if !(200..300).contains(&status) {
         let retry_after = ex.response.headers().get("retry-after").ok().flatten();
@@ -185,16 +234,32 @@ async fn send(store: &Store<'_>, id: &str, creds: &Credentials, request: &ChatRe
         };
     }
     if !request.stream {
-        return Ok(Sent::Answer(pass_through(id, &ex, None, "application/json")?));
+        return Ok(Sent::Answer(pass_through(
+            id,
+            &ex,
+            None,
+            "application/json",
+        )?));
     }
     let left = timeout.saturating_sub(now_ms() - started).max(1);
-    match net::read_stream_head(&ex, left).await.map_err(|d| unavailable(id, d))? {
-        StreamHead::Started(stream) => Ok(Sent::Answer(pass_through(id, &ex, Some(stream), "text/event-stream")?)),
+    match net::read_stream_head(&ex, left)
+        .await
+        .map_err(|d| unavailable(id, d))?
+    {
+        StreamHead::Started(stream) => Ok(Sent::Answer(pass_through(
+            id,
+            &ex,
+            Some(stream),
+            "text/event-stream",
+        )?)),
         StreamHead::Ended => Err(unavailable(id, "stream ended before any event".into())),
         StreamHead::ErrorEvent(data) => match classify_stream_error(&data) {
             Some(UpstreamVerdict::AuthRejected { detail }) => Ok(Sent::AuthRejected { detail }),
             Some(verdict) => Err(into_error(id, verdict, 400, data)),
-            None => Err(unavailable(id, "stream started with an unreadable event".into())),
+            None => Err(unavailable(
+                id,
+                "stream started with an unreadable event".into(),
+            )),
         },
     }
 }
@@ -208,7 +273,11 @@ fn pass_through(
 ) -> Result<Response, GatewayError> {
     let headers = Headers::new();
     let upstream = ex.response.headers();
-    let content_type = upstream.get("content-type").ok().flatten().unwrap_or_else(|| default_type.to_owned());
+    let content_type = upstream
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| default_type.to_owned());
     let _ = headers.set("content-type", &content_type);
     if default_type == "text/event-stream" {
         let _ = headers.set("cache-control", "no-cache");
@@ -225,8 +294,17 @@ fn pass_through(
         Some(s) => s,
         None => match ex.response.body() {
             Some(b) => b,
-            None => return json_response(200, &serde_json::json!({})).map_err(|e| GatewayError::Internal { message: e.to_string() }),
+            None => {
+                return json_response(200, &serde_json::json!({})).map_err(|e| {
+                    GatewayError::Internal {
+                        message: e.to_string(),
+                    }
+                })
+            }
         },
     };
-    Ok(Response::builder().with_status(ex.response.status()).with_headers(headers).stream(body))
+    Ok(Response::builder()
+        .with_status(ex.response.status())
+        .with_headers(headers)
+        .stream(body))
 }

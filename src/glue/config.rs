@@ -22,13 +22,19 @@ pub struct Config {
 
 /// A var or secret as a non-empty string.
 pub fn env_str(env: &Env, name: &str) -> Option<String> {
-    let v = env.var(name).map(|v| v.to_string()).or_else(|_| env.secret(name).map(|s| s.to_string())).ok()?;
+    let v = env
+        .var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|s| s.to_string()))
+        .ok()?;
     let v = v.trim().to_owned();
     (!v.is_empty()).then_some(v)
 }
 
 fn env_u64(env: &Env, name: &str, default: u64) -> u64 {
-    env_str(env, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    env_str(env, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 impl Config {
@@ -40,8 +46,10 @@ impl Config {
             ),
             admin_key: env_str(env, "ADMIN_SECRET_KEY"),
             secret_creds: env_str(env, "QWEN_OAUTH_CREDS"),
-            oauth_base_url: env_str(env, "QWEN_OAUTH_BASE_URL").unwrap_or_else(|| DEFAULT_OAUTH_BASE_URL.into()),
-            api_base_url: env_str(env, "QWEN_API_BASE_URL").unwrap_or_else(|| DEFAULT_API_BASE_URL.into()),
+            oauth_base_url: env_str(env, "QWEN_OAUTH_BASE_URL")
+                .unwrap_or_else(|| DEFAULT_OAUTH_BASE_URL.into()),
+            api_base_url: env_str(env, "QWEN_API_BASE_URL")
+                .unwrap_or_else(|| DEFAULT_API_BASE_URL.into()),
             default_model: env_str(env, "DEFAULT_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into()),
             first_byte_timeout_ms: env_u64(env, "FIRST_BYTE_TIMEOUT_MS", 45_000),
             request_timeout_ms: env_u64(env, "REQUEST_TIMEOUT_MS", 300_000),

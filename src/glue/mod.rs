@@ -48,24 +48,42 @@ fn announce(cfg: &Config) {
         return;
     }
     if cfg.client_keys.is_public() {
-        worker::console_warn!("qwen-worker: neither OPENAI_API_KEYS nor OPENAI_API_KEY is set: the API is PUBLIC");
+        worker::console_warn!(
+            "qwen-worker: neither OPENAI_API_KEYS nor OPENAI_API_KEY is set: the API is PUBLIC"
+        );
     } else {
-        worker::console_log!("qwen-worker: API protected by {} client key(s)", cfg.client_keys.len());
+        worker::console_log!(
+            "qwen-worker: API protected by {} client key(s)",
+            cfg.client_keys.len()
+        );
     }
 }
 
 fn internal(e: worker::Error) -> GatewayError {
-    GatewayError::Internal { message: e.to_string() }
+    GatewayError::Internal {
+        message: e.to_string(),
+    }
 }
 
-async fn route(mut req: Request, env: &Env, cfg: &Config) -> std::result::Result<Response, GatewayError> {
+async fn route(
+    mut req: Request,
+    env: &Env,
+    cfg: &Config,
+) -> std::result::Result<Response, GatewayError> {
     let method = req.method();
     let path = req.path();
-    let path = if path.len() > 1 { path.trim_end_matches('/').to_owned() } else { path };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/').to_owned()
+    } else {
+        path
+    };
     if method == Method::Options {
         return preflight().map_err(internal);
     }
-    let allow = |allowed: &'static str| GatewayError::MethodNotAllowed { method: method.to_string(), allowed };
+    let allow = |allowed: &'static str| GatewayError::MethodNotAllowed {
+        method: method.to_string(),
+        allowed,
+    };
     match path.as_str() {
         "/" => match method {
             Method::Get | Method::Head => json_response(200, &service_info(cfg)).map_err(internal),
@@ -73,7 +91,8 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> std::result::Result
         },
         "/health" => match method {
             Method::Get | Method::Head => {
-                json_response(200, &json!({"status": "ok", "timestamp": net::now_ms()})).map_err(internal)
+                json_response(200, &json!({"status": "ok", "timestamp": net::now_ms()}))
+                    .map_err(internal)
             }
             _ => Err(allow("GET")),
         },
@@ -100,7 +119,10 @@ async fn route(mut req: Request, env: &Env, cfg: &Config) -> std::result::Result
             if method != Method::Get {
                 return Err(allow("GET"));
             }
-            match models::list()["data"].as_array().and_then(|d| d.iter().find(|m| m["id"] == id)) {
+            match models::list()["data"]
+                .as_array()
+                .and_then(|d| d.iter().find(|m| m["id"] == id))
+            {
                 Some(m) => json_response(200, m).map_err(internal),
                 None => Err(GatewayError::NotFound { path: p.to_owned() }),
             }
@@ -170,14 +192,21 @@ fn check_admin(req: &Request, cfg: &Config) -> std::result::Result<(), GatewayEr
 /// `X-Qwen-Account: <id>` pins a request to one account. It is honoured for callers holding a
 /// key: a client key from OPENAI_API_KEYS or the admin key. On a public API only the admin key
 /// may pin.
-fn pinned_account(req: &Request, cfg: &Config) -> std::result::Result<Option<String>, GatewayError> {
-    let Some(id) = header(req, "x-qwen-account").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+fn pinned_account(
+    req: &Request,
+    cfg: &Config,
+) -> std::result::Result<Option<String>, GatewayError> {
+    let Some(id) = header(req, "x-qwen-account")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    else {
         return Ok(None);
     };
     let auth = header(req, "authorization");
     let xkey = header(req, "x-api-key");
     let key = presented_key(auth.as_deref(), xkey.as_deref());
-    let holds_key = is_admin_key(cfg, key) || (!cfg.client_keys.is_public() && cfg.client_keys.accepts(key));
+    let holds_key =
+        is_admin_key(cfg, key) || (!cfg.client_keys.is_public() && cfg.client_keys.accepts(key));
     if !holds_key {
         return Err(GatewayError::invalid(
             "X-Qwen-Account needs an API key from OPENAI_API_KEYS or the admin key; remove the header or send a key.",
@@ -191,7 +220,9 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, GatewayErr
     use crate::chat_request::MAX_BODY_BYTES;
     if let Some(len) = header(req, "content-length").and_then(|l| l.parse::<usize>().ok()) {
         if len > MAX_BODY_BYTES {
-            return Err(GatewayError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+            return Err(GatewayError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
         }
     }
     // Bodies are read as JSON whatever the type says (curl -d sends a form type), except
@@ -201,5 +232,7 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, GatewayErr
             return Err(GatewayError::UnsupportedMediaType);
         }
     }
-    req.bytes().await.map_err(|e| GatewayError::invalid(format!("Could not read the request body: {e}"), None))
+    req.bytes()
+        .await
+        .map_err(|e| GatewayError::invalid(format!("Could not read the request body: {e}"), None))
 }

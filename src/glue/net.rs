@@ -53,7 +53,10 @@ async fn with_deadline<T>(
 }
 
 fn js_detail(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| "network error".into())
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "network error".into())
 }
 
 /// An HTTP exchange still in flight; dropping it does not cancel anything, `abort` does.
@@ -63,13 +66,20 @@ pub struct Exchange {
 }
 
 /// POST `body` to `url` and wait for the response head (not the body), at most `timeout_ms`.
-pub async fn post(url: &str, headers: &[(&str, String)], bearer: Option<&str>, body: &str, timeout_ms: u64) -> Result<Exchange, String> {
+pub async fn post(
+    url: &str,
+    headers: &[(&str, String)],
+    bearer: Option<&str>,
+    body: &str,
+    timeout_ms: u64,
+) -> Result<Exchange, String> {
     let h = web_sys::Headers::new().map_err(js_detail)?;
     for (k, v) in headers {
         h.set(k, v).map_err(js_detail)?;
     }
     if let Some(t) = bearer {
-        h.set("authorization", &format!("Bearer {t}")).map_err(|_| "the stored token is not a valid header value".to_owned())?;
+        h.set("authorization", &format!("Bearer {t}"))
+            .map_err(|_| "the stored token is not a valid header value".to_owned())?;
     }
     let abort = AbortController::new().map_err(js_detail)?;
     let init = web_sys::RequestInit::new();
@@ -83,7 +93,10 @@ pub async fn post(url: &str, headers: &[(&str, String)], bearer: Option<&str>, b
     match with_deadline(fetch, timeout_ms, &abort).await {
         None => Err(format!("no answer within {} s", timeout_ms / 1000)),
         Some(Err(e)) => Err(js_detail(e)),
-        Some(Ok(v)) => Ok(Exchange { response: v.unchecked_into(), abort }),
+        Some(Ok(v)) => Ok(Exchange {
+            response: v.unchecked_into(),
+            abort,
+        }),
     }
 }
 
@@ -97,7 +110,10 @@ pub async fn text(response: &web_sys::Response) -> Result<String, String> {
 /// A form POST to the OAuth server: (status, body).
 pub async fn post_form(url: &str, form: &str) -> Result<(u16, String), String> {
     let headers = [
-        ("content-type", "application/x-www-form-urlencoded".to_owned()),
+        (
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
         ("accept", "application/json".to_owned()),
         ("x-request-id", request_id()),
     ];
@@ -108,8 +124,11 @@ pub async fn post_form(url: &str, form: &str) -> Result<(u16, String), String> {
 
 /// A random UUID (v4) from the runtime.
 pub fn request_id() -> String {
-    let crypto: Result<web_sys::Crypto, _> = Reflect::get(&js_sys::global(), &"crypto".into()).and_then(|c| c.dyn_into());
-    crypto.map(|c| c.random_uuid()).unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
+    let crypto: Result<web_sys::Crypto, _> =
+        Reflect::get(&js_sys::global(), &"crypto".into()).and_then(|c| c.dyn_into());
+    crypto
+        .map(|c| c.random_uuid())
+        .unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
 }
 
 /// The start of a streamed answer, read until its first complete SSE event.
@@ -131,7 +150,10 @@ pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHe
     let read_head = async {
         loop {
             let r = JsFuture::from(reader.read()).await.map_err(js_detail)?;
-            let done = Reflect::get(&r, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true);
+            let done = Reflect::get(&r, &"done".into())
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
             if done {
                 return Ok::<_, String>(None);
             }

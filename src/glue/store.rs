@@ -8,7 +8,9 @@
 use super::config::{Config, KV_BINDING};
 use crate::credentials::Credentials;
 use crate::error::GatewayError;
-use crate::pool::{keys, parse_status_map, AccountState, FailedAccounts, StatusMap, SECRET_ACCOUNT_ID};
+use crate::pool::{
+    keys, parse_status_map, AccountState, FailedAccounts, StatusMap, SECRET_ACCOUNT_ID,
+};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use worker::kv::KvStore;
@@ -68,7 +70,9 @@ pub fn cached_credentials(id: &str) -> Option<Credentials> {
 }
 
 fn storage(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Storage { message: e.to_string() }
+    GatewayError::Storage {
+        message: e.to_string(),
+    }
 }
 
 pub struct Store<'a> {
@@ -78,9 +82,9 @@ pub struct Store<'a> {
 
 impl<'a> Store<'a> {
     pub fn new(env: &Env, cfg: &'a Config) -> Result<Self, GatewayError> {
-        let kv = env
-            .kv(KV_BINDING)
-            .map_err(|_| GatewayError::Storage { message: format!("the KV binding {KV_BINDING} is missing in wrangler.toml") })?;
+        let kv = env.kv(KV_BINDING).map_err(|_| GatewayError::Storage {
+            message: format!("the KV binding {KV_BINDING} is missing in wrangler.toml"),
+        })?;
         Ok(Store { kv, cfg })
     }
 
@@ -95,7 +99,12 @@ impl<'a> Store<'a> {
 
     async fn put(&self, key: &str, value: String) -> Result<(), GatewayError> {
         with_cache(|c| c.counters.writes += 1);
-        self.kv.put(key, value).map_err(storage)?.execute().await.map_err(storage)
+        self.kv
+            .put(key, value)
+            .map_err(storage)?
+            .execute()
+            .await
+            .map_err(storage)
     }
 
     async fn delete(&self, key: &str) -> Result<(), GatewayError> {
@@ -113,7 +122,11 @@ impl<'a> Store<'a> {
         };
         if pool.failed.reset_if_new_day(now_ms) {
             self.put(keys::FAILED_ACCOUNTS, String::new()).await?;
-            self.put(keys::LAST_FAILED_RESET_DATE, pool.failed.reset_date.clone().unwrap_or_default()).await?;
+            self.put(
+                keys::LAST_FAILED_RESET_DATE,
+                pool.failed.reset_date.clone().unwrap_or_default(),
+            )
+            .await?;
             with_cache(|c| {
                 if let Some((p, _)) = c.pool.as_mut() {
                     p.failed = pool.failed.clone();
@@ -158,14 +171,22 @@ impl<'a> Store<'a> {
                 list = list.cursor(cur);
             }
             let page = list.execute().await.map_err(storage)?;
-            ids.extend(page.keys.iter().filter_map(|k| k.name.strip_prefix(keys::ACCOUNT_PREFIX).map(str::to_owned)));
+            ids.extend(
+                page.keys
+                    .iter()
+                    .filter_map(|k| k.name.strip_prefix(keys::ACCOUNT_PREFIX).map(str::to_owned)),
+            );
             match page.cursor {
                 Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
                 _ => break,
             }
         }
         ids.retain(|i| i != SECRET_ACCOUNT_ID || self.cfg.secret_creds.is_none());
-        self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+        self.put(
+            keys::ACCOUNTS_INDEX,
+            serde_json::to_string(&ids).unwrap_or_default(),
+        )
+        .await?;
         Ok(ids)
     }
 
@@ -181,16 +202,20 @@ impl<'a> Store<'a> {
     /// The isolate cache takes the result unless it already holds something newer.
     pub async fn read_credentials(&self, id: &str) -> Result<Option<Credentials>, GatewayError> {
         let stored = match self.get(&keys::account(id)).await? {
-            Some(text) => Some(Credentials::parse(&text).map_err(|e| GatewayError::Storage {
-                message: format!("ACCOUNT:{id} is unreadable: {e}"),
-            })?),
+            Some(text) => Some(
+                Credentials::parse(&text).map_err(|e| GatewayError::Storage {
+                    message: format!("ACCOUNT:{id} is unreadable: {e}"),
+                })?,
+            ),
             None => None,
         };
         let from_secret = if id == SECRET_ACCOUNT_ID {
             match self.cfg.secret_creds.as_deref().map(Credentials::parse) {
                 Some(Ok(c)) => Some(c),
                 Some(Err(e)) => {
-                    return Err(GatewayError::Storage { message: format!("the QWEN_OAUTH_CREDS secret is unusable: {e}") })
+                    return Err(GatewayError::Storage {
+                        message: format!("the QWEN_OAUTH_CREDS secret is unusable: {e}"),
+                    })
                 }
                 None => None,
             }
@@ -208,32 +233,62 @@ impl<'a> Store<'a> {
     }
 
     /// Writes credentials to KV, then makes them the isolate's copy.
-    pub async fn save_credentials(&self, id: &str, creds: &Credentials) -> Result<(), GatewayError> {
+    pub async fn save_credentials(
+        &self,
+        id: &str,
+        creds: &Credentials,
+    ) -> Result<(), GatewayError> {
         self.put(&keys::account(id), creds.to_json()).await?;
         remember(id, creds.clone());
         Ok(())
     }
 
     /// Replace credentials unconditionally (admin PUT): the caller asked for exactly these.
-    pub async fn replace_credentials(&self, id: &str, creds: &Credentials) -> Result<(), GatewayError> {
+    pub async fn replace_credentials(
+        &self,
+        id: &str,
+        creds: &Credentials,
+    ) -> Result<(), GatewayError> {
         self.put(&keys::account(id), creds.to_json()).await?;
         with_cache(|c| c.creds.insert(id.to_owned(), creds.clone()));
         Ok(())
     }
 
-    async fn update_status(&self, now_ms: u64, id: &str, f: impl FnOnce(&mut AccountState)) -> Result<(), GatewayError> {
+    async fn update_status(
+        &self,
+        now_ms: u64,
+        id: &str,
+        f: impl FnOnce(&mut AccountState),
+    ) -> Result<(), GatewayError> {
         let mut map = parse_status_map(self.get(keys::ACCOUNT_STATUS).await?.as_deref());
         f(map.entry(id.to_owned()).or_default());
         map.retain(|_, s| *s != AccountState::default());
-        self.put(keys::ACCOUNT_STATUS, serde_json::to_string(&map).unwrap_or_default()).await?;
+        self.put(
+            keys::ACCOUNT_STATUS,
+            serde_json::to_string(&map).unwrap_or_default(),
+        )
+        .await?;
         with_cache(|c| match c.pool.as_mut() {
             Some((p, _)) => p.status = map,
-            None => c.pool = Some((PoolState { status: map, ..Default::default() }, now_ms.saturating_sub(self.cfg.cache_ttl_ms))),
+            None => {
+                c.pool = Some((
+                    PoolState {
+                        status: map,
+                        ..Default::default()
+                    },
+                    now_ms.saturating_sub(self.cfg.cache_ttl_ms),
+                ))
+            }
         });
         Ok(())
     }
 
-    pub async fn record_error(&self, now_ms: u64, id: &str, error: &str) -> Result<(), GatewayError> {
+    pub async fn record_error(
+        &self,
+        now_ms: u64,
+        id: &str,
+        error: &str,
+    ) -> Result<(), GatewayError> {
         let error = error.to_owned();
         self.update_status(now_ms, id, |s| {
             s.last_error = Some(error);
@@ -253,7 +308,13 @@ impl<'a> Store<'a> {
         .await
     }
 
-    pub async fn cool_down(&self, now_ms: u64, id: &str, until_ms: u64, error: &str) -> Result<(), GatewayError> {
+    pub async fn cool_down(
+        &self,
+        now_ms: u64,
+        id: &str,
+        until_ms: u64,
+        error: &str,
+    ) -> Result<(), GatewayError> {
         let error = error.to_owned();
         self.update_status(now_ms, id, |s| {
             s.cooldown_until = Some(until_ms);
@@ -265,16 +326,24 @@ impl<'a> Store<'a> {
 
     /// Daily quota spent: into FAILED_ACCOUNTS (re-read first so other isolates' entries stay).
     pub async fn mark_quota_exceeded(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
-        let (failed, date) = futures_util::join!(self.get(keys::FAILED_ACCOUNTS), self.get(keys::LAST_FAILED_RESET_DATE));
+        let (failed, date) = futures_util::join!(
+            self.get(keys::FAILED_ACCOUNTS),
+            self.get(keys::LAST_FAILED_RESET_DATE)
+        );
         let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
         let reset = list.reset_if_new_day(now_ms);
         if list.add(id) {
             self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
         }
         if reset {
-            self.put(keys::LAST_FAILED_RESET_DATE, list.reset_date.clone().unwrap_or_default()).await?;
+            self.put(
+                keys::LAST_FAILED_RESET_DATE,
+                list.reset_date.clone().unwrap_or_default(),
+            )
+            .await?;
         }
-        self.record_error(now_ms, id, "daily quota exhausted").await?;
+        self.record_error(now_ms, id, "daily quota exhausted")
+            .await?;
         with_cache(|c| {
             if let Some((p, _)) = c.pool.as_mut() {
                 p.failed = list;
@@ -285,7 +354,10 @@ impl<'a> Store<'a> {
 
     /// Back to healthy: out of FAILED_ACCOUNTS, no dead mark, no cool-down, no last error.
     pub async fn reset_account(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
-        let (failed, date) = futures_util::join!(self.get(keys::FAILED_ACCOUNTS), self.get(keys::LAST_FAILED_RESET_DATE));
+        let (failed, date) = futures_util::join!(
+            self.get(keys::FAILED_ACCOUNTS),
+            self.get(keys::LAST_FAILED_RESET_DATE)
+        );
         let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
         if list.remove(id) {
             self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
@@ -295,14 +367,19 @@ impl<'a> Store<'a> {
                 p.failed = list;
             }
         });
-        self.update_status(now_ms, id, |s| *s = AccountState::default()).await
+        self.update_status(now_ms, id, |s| *s = AccountState::default())
+            .await
     }
 
     pub async fn add_to_index(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
         let mut ids = self.index_ids().await?;
         if !ids.iter().any(|i| i == id) {
             ids.push(id.to_owned());
-            self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+            self.put(
+                keys::ACCOUNTS_INDEX,
+                serde_json::to_string(&ids).unwrap_or_default(),
+            )
+            .await?;
         }
         self.reload_pool(now_ms).await.map(|_| ())
     }
@@ -310,7 +387,11 @@ impl<'a> Store<'a> {
     pub async fn remove_account(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
         let mut ids = self.index_ids().await?;
         ids.retain(|i| i != id);
-        self.put(keys::ACCOUNTS_INDEX, serde_json::to_string(&ids).unwrap_or_default()).await?;
+        self.put(
+            keys::ACCOUNTS_INDEX,
+            serde_json::to_string(&ids).unwrap_or_default(),
+        )
+        .await?;
         self.delete(&keys::account(id)).await?;
         with_cache(|c| c.creds.remove(id));
         self.reset_account(now_ms, id).await?;
@@ -335,7 +416,11 @@ impl<'a> Store<'a> {
 /// Keep the newer of the cached and the given credentials.
 fn remember(id: &str, creds: Credentials) {
     with_cache(|c| {
-        let keep_old = c.creds.get(id).map(|old| !creds.is_newer_or_same(old)).unwrap_or(false);
+        let keep_old = c
+            .creds
+            .get(id)
+            .map(|old| !creds.is_newer_or_same(old))
+            .unwrap_or(false);
         if !keep_old {
             c.creds.insert(id.to_owned(), creds);
         }

@@ -12,7 +12,10 @@ const WAIT_FOR_REFRESH_MS: u64 = 20_000;
 const WAIT_STEP_MS: u64 = 20;
 
 fn account_failure(id: &str, failure: AccountFailure) -> GatewayError {
-    GatewayError::Account { account: id.to_owned(), failure }
+    GatewayError::Account {
+        account: id.to_owned(),
+        failure,
+    }
 }
 
 /// Credentials whose token can be used now. `rejected_token` is the access token that upstream
@@ -22,38 +25,47 @@ pub async fn usable_credentials(
     id: &str,
     rejected_token: Option<&str>,
 ) -> Result<Credentials, GatewayError> {
+    let creds = store
+        .credentials(id)
+        .await?
+        .ok_or_else(|| GatewayError::Storage {
+            message: format!("account '{id}' has no credentials"),
+        })?;
+    let Credentials::OAuth(oauth) = &creds else {
+        return Ok(creds);
+    };
+    if good_to_use(oauth, rejected_token) {
+        return Ok(creds);
+    }
+    if store::try_begin_refresh(id) {
+        let result = refresh_locked(store, id, rejected_token).await;
+        store::end_refresh(id);
+        return result;
+    }
+    // Another request of this isolate is refreshing this account: wait for its result (polling
+    // the isolate cache keeps every request's I/O in its own request context).
     let mut waited = 0;
-    loop {
-        let creds = store
-            .credentials(id)
-            .await?
-            .ok_or_else(|| GatewayError::Storage { message: format!("account '{id}' has no credentials") })?;
-        let oauth = match creds {
-            Credentials::ApiKey(_) => return Ok(creds),
-            Credentials::OAuth(ref o) => o.clone(),
-        };
-        if good_to_use(&oauth, rejected_token) {
-            return Ok(creds);
-        }
-        if store::try_begin_refresh(id) {
-            let result = refresh_locked(store, id, rejected_token).await;
-            store::end_refresh(id);
-            return result;
-        }
-        // Another request of this isolate is refreshing this account: wait for its result
-        // (polling the isolate cache keeps every request's I/O in its own context).
-        while store::is_refreshing(id) && waited < WAIT_FOR_REFRESH_MS {
-            sleep_ms(WAIT_STEP_MS).await;
-            waited += WAIT_STEP_MS;
-        }
+    while store::is_refreshing(id) {
         if waited >= WAIT_FOR_REFRESH_MS {
-            return Err(account_failure(id, AccountFailure::Unavailable { detail: "token refresh took too long".into() }));
+            return Err(account_failure(
+                id,
+                AccountFailure::Unavailable {
+                    detail: "token refresh took too long".into(),
+                },
+            ));
         }
-        match store::cached_credentials(id) {
-            Some(Credentials::OAuth(o)) if good_to_use(&o, rejected_token) => return Ok(Credentials::OAuth(o)),
-            // The other refresh failed: report that account as failed without refreshing again.
-            _ => return Err(account_failure(id, AccountFailure::Unavailable { detail: "token refresh failed".into() })),
-        }
+        sleep_ms(WAIT_STEP_MS).await;
+        waited += WAIT_STEP_MS;
+    }
+    match store::cached_credentials(id) {
+        Some(Credentials::OAuth(o)) if good_to_use(&o, rejected_token) => Ok(Credentials::OAuth(o)),
+        // The other refresh failed: report the account as failed without refreshing again.
+        _ => Err(account_failure(
+            id,
+            AccountFailure::Unavailable {
+                detail: "token refresh failed".into(),
+            },
+        )),
     }
 }
 
@@ -63,11 +75,19 @@ fn good_to_use(c: &OAuthCredentials, rejected_token: Option<&str>) -> bool {
 
 /// Holding the account's refresh right: re-read KV (another isolate may have refreshed), else
 /// call the token endpoint, persist, then return.
-async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str>) -> Result<Credentials, GatewayError> {
+async fn refresh_locked(
+    store: &Store<'_>,
+    id: &str,
+    rejected_token: Option<&str>,
+) -> Result<Credentials, GatewayError> {
     let current = match store.read_credentials(id).await? {
         Some(Credentials::OAuth(o)) => o,
         Some(other) => return Ok(other),
-        None => return Err(GatewayError::Storage { message: format!("account '{id}' has no credentials") }),
+        None => {
+            return Err(GatewayError::Storage {
+                message: format!("account '{id}' has no credentials"),
+            })
+        }
     };
     if good_to_use(&current, rejected_token) {
         return Ok(Credentials::OAuth(current));
@@ -77,7 +97,12 @@ async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str
     let (status, body) = match answer {
         Ok(x) => x,
         Err(detail) => {
-            return Err(account_failure(id, AccountFailure::Unavailable { detail: format!("token endpoint unreachable: {detail}") }))
+            return Err(account_failure(
+                id,
+                AccountFailure::Unavailable {
+                    detail: format!("token endpoint unreachable: {detail}"),
+                },
+            ))
         }
     };
     match parse_token_answer(status, &body) {
@@ -85,9 +110,13 @@ async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str
             let fresh = Credentials::OAuth(apply_refresh(&current, answer, now_ms()));
             // Persist first: the old refresh token may already be dead.
             if let Err(e) = store.save_credentials(id, &fresh).await {
-                worker::console_error!("account {id}: refreshed credentials could not be saved to KV: {e}");
+                worker::console_error!(
+                    "account {id}: refreshed credentials could not be saved to KV: {e}"
+                );
                 if let Err(e) = store.save_credentials(id, &fresh).await {
-                    worker::console_error!("account {id}: second save failed too ({e}); serving from the isolate");
+                    worker::console_error!(
+                        "account {id}: second save failed too ({e}); serving from the isolate"
+                    );
                 }
             }
             Ok(fresh)
@@ -101,9 +130,12 @@ async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str
             store.mark_dead(now_ms(), id, &reason).await?;
             Err(account_failure(id, AccountFailure::Dead { reason }))
         }
-        TokenOutcome::Pending | TokenOutcome::SlowDown => {
-            Err(account_failure(id, AccountFailure::Unavailable { detail: "token endpoint asked to slow down".into() }))
-        }
+        TokenOutcome::Pending | TokenOutcome::SlowDown => Err(account_failure(
+            id,
+            AccountFailure::Unavailable {
+                detail: "token endpoint asked to slow down".into(),
+            },
+        )),
         TokenOutcome::Unavailable { detail } => {
             let detail = format!("token endpoint failed: {detail}");
             let _ = store.record_error(now_ms(), id, &detail).await;
@@ -111,4 +143,3 @@ async fn refresh_locked(store: &Store<'_>, id: &str, rejected_token: Option<&str
         }
     }
 }
-
