@@ -11,8 +11,9 @@ section() { printf '\n==== %s\n' "$*"; }
 section "Native unit tests of the pure modules (cargo test)"
 cargo test --locked
 
-section "Build the Worker (wasm32)"
+section "Build the Worker (wasm32) and the account tool"
 bash scripts/build.sh
+cargo build --quiet --release --features cli --bin qwen-accounts
 
 section "Mock upstream self-test and end-to-end tests (node:test; workerd via Miniflare and wrangler dev)"
 node --test --test-concurrency=1 --test-reporter=spec tests/mock/*.test.mjs tests/e2e/*.test.mjs

@@ -9,6 +9,8 @@ pub mod client_auth;
 pub mod credentials;
 pub mod error;
 pub mod health;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod local_accounts;
 pub mod models;
 pub mod oauth;
 pub mod pool;

@@ -2,6 +2,7 @@
 
 use super::chat;
 use super::http::{json_response, text_response};
+use super::login;
 use super::net::now_ms;
 use super::store::{kv_counters, Store};
 use crate::chat_request::ChatRequest;
@@ -60,6 +61,17 @@ pub async fn handle(
                 _ => Err(allow("GET, PUT, DELETE")),
             }
         }
+        ["accounts", id, "login"] => match method {
+            Method::Post => {
+                validate_account_id(id).map_err(|e| GatewayError::invalid(e.0, None))?;
+                login::start(store, id).await
+            }
+            _ => Err(allow("POST")),
+        },
+        ["accounts", id, "login", "poll"] => match method {
+            Method::Post | Method::Get => login::poll(store, id).await,
+            _ => Err(allow("POST")),
+        },
         ["accounts", id, "reset"] => match method {
             Method::Post => {
                 known(store, id).await?;

@@ -4,6 +4,7 @@ mod admin;
 mod chat;
 mod config;
 mod http;
+mod login;
 mod net;
 mod store;
 mod tokens;

@@ -122,6 +122,21 @@ pub async fn post_form(url: &str, form: &str) -> Result<(u16, String), String> {
     Ok((status, text(&ex.response).await?))
 }
 
+/// Cryptographically random bytes from the runtime.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), crate::error::GatewayError> {
+    let crypto: web_sys::Crypto = Reflect::get(&js_sys::global(), &"crypto".into())
+        .and_then(|c| c.dyn_into())
+        .map_err(|_| crate::error::GatewayError::Internal {
+            message: "no crypto in this runtime".into(),
+        })?;
+    crypto
+        .get_random_values_with_u8_array(buf)
+        .map(|_| ())
+        .map_err(|e| crate::error::GatewayError::Internal {
+            message: js_detail(e),
+        })
+}
+
 /// A random UUID (v4) from the runtime.
 pub fn request_id() -> String {
     let crypto: Result<web_sys::Crypto, _> =

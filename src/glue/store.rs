@@ -107,6 +107,31 @@ impl<'a> Store<'a> {
             .map_err(storage)
     }
 
+    /// Plain KV access for keys the pool does not own (pending logins).
+    pub async fn get_raw(&self, key: &str) -> Result<Option<String>, GatewayError> {
+        self.get(key).await
+    }
+
+    pub async fn delete_raw(&self, key: &str) -> Result<(), GatewayError> {
+        self.delete(key).await
+    }
+
+    pub async fn put_with_ttl(
+        &self,
+        key: &str,
+        value: String,
+        ttl_secs: u64,
+    ) -> Result<(), GatewayError> {
+        with_cache(|c| c.counters.writes += 1);
+        self.kv
+            .put(key, value)
+            .map_err(storage)?
+            .expiration_ttl(ttl_secs.max(60))
+            .execute()
+            .await
+            .map_err(storage)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), GatewayError> {
         with_cache(|c| c.counters.deletes += 1);
         self.kv.delete(key).await.map_err(storage)

@@ -12,7 +12,7 @@ import { ROOT } from '../harness.mjs';
 
 const run = promisify(execFile);
 const KEY = 'sk-wrangler-dev-test';
-let dev, url, dir, output = '';
+let dev, url, mockUrl, dir, output = '';
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -30,7 +30,10 @@ before(async () => {
   const port = await freePort();
   const mockPort = await freePort();
   url = `http://127.0.0.1:${port}`;
-  dev = spawn('bash', ['scripts/dev.sh', '--mock', '--persist-to', path.join(dir, 'state'), '--env-file', envFile], {
+  mockUrl = `http://127.0.0.1:${mockPort}`;
+  // ACCOUNT_CACHE_TTL_SECS=0: accounts deployed or removed with the tool count from the next request.
+  dev = spawn('bash', ['scripts/dev.sh', '--mock', '--persist-to', path.join(dir, 'state'), '--env-file', envFile,
+    '--var', 'ACCOUNT_CACHE_TTL_SECS:0'], {
     cwd: ROOT,
     env: { ...process.env, SKIP_SETUP: '1', PORT: String(port), MOCK_PORT: String(mockPort) },
     detached: true,
@@ -69,4 +72,27 @@ test('curl: a streamed answer, a bad key, bad JSON, and the health table', async
   assert.match(badJson, /not valid JSON[\s\S]*\n400$/);
   const { stdout: table } = await run('curl', ['-s', `${url}/admin/health`, '-H', 'Authorization: Bearer admin-dev-test']);
   assert.match(table, /demo\s+healthy\s+oauth/);
+});
+
+test('an account added with auth:add and setup:deploy --local is served; remove-kv takes it out', async () => {
+  const tool = (args, env = {}) => run(path.join(ROOT, 'target/release/qwen-accounts'),
+    [...args, '--dir', path.join(dir, 'local')], { cwd: ROOT, env: { ...process.env, QWEN_ACCOUNTS_POLL_MS: '30', ...env } });
+  await fetch(`${mockUrl}/__mock/device/script`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ polls: ['pending', 'approve'], account_id: 'cli-acct' }) });
+  await tool(['login', 'fresh', '--no-browser', '--oauth-base', mockUrl]);
+  await tool(['deploy', 'fresh', '--local', '--persist-to', path.join(dir, 'state')]);
+  const ask = async (headers = {}) => {
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'who' }] }),
+    });
+    await res.text();
+    return [res.status, res.headers.get('x-qwen-account')];
+  };
+  assert.deepEqual(await ask({ 'x-qwen-account': 'fresh' }), [200, 'fresh']);
+  const seen = new Set();
+  for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await ask())[1]);
+  assert.deepEqual([...seen].sort(), ['demo', 'fresh'], 'in rotation with the demo account');
+  await tool(['remove-kv', 'fresh', '--local', '--persist-to', path.join(dir, 'state')]);
+  for (let i = 0; i < 10; i++) assert.deepEqual(await ask(), [200, 'demo']);
+  assert.equal((await ask({ 'x-qwen-account': 'fresh' }))[0], 404);
 });
