@@ -8,6 +8,8 @@ use worker::Env;
 pub const KV_BINDING: &str = "QWEN_TOKEN_CACHE";
 pub const DEFAULT_API_BASE_URL: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 
+/// Settings read from the environment. Vars and secrets are fixed for an isolate's lifetime, so
+/// they are read once per isolate ([`Config::cached`]).
 pub struct Config {
     pub client_keys: ClientKeys,
     pub admin_key: Option<String>,
@@ -37,7 +39,18 @@ fn env_u64(env: &Env, name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+thread_local! {
+    static CONFIG: std::cell::OnceCell<std::rc::Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
+    pub fn cached(env: &Env) -> std::rc::Rc<Config> {
+        CONFIG.with(|c| {
+            c.get_or_init(|| std::rc::Rc::new(Config::from_env(env)))
+                .clone()
+        })
+    }
+
     pub fn from_env(env: &Env) -> Self {
         Config {
             client_keys: ClientKeys::from_secrets(

@@ -30,7 +30,7 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let cfg = Config::from_env(&env);
+    let cfg = Config::cached(&env);
     announce(&cfg);
     match route(req, &env, &cfg).await {
         Ok(resp) => Ok(resp),

@@ -1,10 +1,9 @@
 //! Time, sleeping and HTTP to upstream, on the Workers runtime.
 
 use futures_util::future::{select, Either};
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use std::time::Duration;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader};
 
@@ -14,25 +13,6 @@ pub fn now_ms() -> u64 {
 
 pub async fn sleep_ms(ms: u64) {
     worker::Delay::from(Duration::from_millis(ms)).await;
-}
-
-#[wasm_bindgen(inline_js = r#"
-// A stream that first gives the chunks already read from `reader`, then the rest of `reader`,
-// chunk by chunk, in JavaScript: the bytes never enter WebAssembly.
-export function prepend_chunks(chunks, reader) {
-  let i = 0;
-  return new ReadableStream({
-    async pull(controller) {
-      if (i < chunks.length) { controller.enqueue(chunks[i++]); return; }
-      const { done, value } = await reader.read();
-      if (done) controller.close(); else controller.enqueue(value);
-    },
-    cancel(reason) { return reader.cancel(reason); },
-  }, { highWaterMark: 0 });
-}
-"#)]
-extern "C" {
-    fn prepend_chunks(chunks: &Array, reader: &ReadableStreamDefaultReader) -> ReadableStream;
 }
 
 /// Runs `fut` with a deadline; on timeout aborts `abort` (the fetch it belongs to).
@@ -148,8 +128,7 @@ pub fn request_id() -> String {
 
 /// The start of a streamed answer, read until its first complete SSE event.
 pub enum StreamHead {
-    /// The first event is normal: the client gets `stream`, which replays what was read and
-    /// then passes the rest through.
+    /// The first event is normal: the client gets `stream`, the whole answer from its first byte.
     Started(ReadableStream),
     /// The first event is an error object.
     ErrorEvent(String),
@@ -157,10 +136,15 @@ pub enum StreamHead {
     Ended,
 }
 
+/// Reads the start of a streamed answer to decide on failover, without holding the rest back:
+/// the body is teed; one branch is read here up to the first event and then cancelled, the other
+/// goes to the client untouched, piped by the runtime (its bytes never enter WebAssembly).
 pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHead, String> {
     let body = ex.response.body().ok_or_else(|| "empty body".to_owned())?;
-    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let chunks = Array::new();
+    let branches = body.tee();
+    let peek: ReadableStream = branches.get(0).unchecked_into();
+    let client: ReadableStream = branches.get(1).unchecked_into();
+    let reader: ReadableStreamDefaultReader = peek.get_reader().unchecked_into();
     let mut seen: Vec<u8> = Vec::new();
     let read_head = async {
         loop {
@@ -176,7 +160,6 @@ pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHe
             if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
                 seen.extend(bytes.to_vec());
             }
-            chunks.push(&value);
             match crate::sse::inspect_start(&seen) {
                 crate::sse::StreamStart::NeedMore => continue,
                 crate::sse::StreamStart::Data => return Ok(Some(None)),
@@ -184,14 +167,17 @@ pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHe
             }
         }
     };
-    match with_deadline(read_head, timeout_ms, &ex.abort).await {
+    let head = with_deadline(read_head, timeout_ms, &ex.abort).await;
+    // The peek branch is done with either way; cancelling one branch leaves the other flowing.
+    let _ = reader.cancel();
+    match head {
         None => Err(format!("no streamed data within {} s", timeout_ms / 1000)),
         Some(Err(e)) => Err(e),
         Some(Ok(None)) => Ok(StreamHead::Ended),
         Some(Ok(Some(Some(data)))) => {
-            let _ = reader.cancel();
+            let _ = client.cancel();
             Ok(StreamHead::ErrorEvent(data))
         }
-        Some(Ok(Some(None))) => Ok(StreamHead::Started(prepend_chunks(&chunks, &reader))),
+        Some(Ok(Some(None))) => Ok(StreamHead::Started(client)),
     }
 }

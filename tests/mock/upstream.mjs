@@ -404,6 +404,20 @@ export async function startMock({ port = 0, host = '127.0.0.1', chunkDelayMs = 1
     }
   }
 
+  /**
+   * Benchmarks (`"mock_stamp": true`): one event per write, each carrying the wall-clock time of
+   * its write as `mock_sent_at` (ms, sub-ms precision), so a client can measure every chunk's
+   * transit time.
+   */
+  async function writeStamped(res, events) {
+    for (const [k, event] of events.entries()) {
+      if (k > 0) await sleep(config.chunk_delay_ms);
+      if (res.destroyed) return;
+      const now = (performance.timeOrigin + performance.now()).toFixed(3);
+      res.write(event.startsWith('data: {') ? `data: {"mock_sent_at":${now},${event.slice(7)}` : event);
+    }
+  }
+
   /** A normal answer; with quotaAfter = n (streams only) cut after n events with an in-stream error. */
   async function answer(res, body, quotaAfter = null) {
     const ans = buildAnswer(body);
@@ -440,7 +454,8 @@ export async function startMock({ port = 0, host = '127.0.0.1', chunkDelayMs = 1
       events.push('data: [DONE]\n\n');
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    await writeEvents(res, events);
+    if (body.mock_stamp === true) await writeStamped(res, events);
+    else await writeEvents(res, events);
     res.end();
   }
 

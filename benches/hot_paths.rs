@@ -1,0 +1,109 @@
+//! Native timings of the pure code on a request's hot path, per call.
+//! `cargo bench --bench hot_paths`; bench/run.mjs reads the `bench <name> <ns> ns/op` lines.
+//! Native x86 is faster than WASM in workerd; the figures bound the CPU the gateway spends.
+
+use qwen_worker::chat_request::ChatRequest;
+use qwen_worker::classify::classify;
+use qwen_worker::client_auth::ClientKeys;
+use qwen_worker::credentials::{AccountKind, Credentials};
+use qwen_worker::pool::{choose, unusable_reason, Candidate, FailedAccounts, StatusMap};
+use qwen_worker::sse::inspect_start;
+use std::hint::black_box;
+use std::time::Instant;
+
+fn bench(name: &str, mut f: impl FnMut()) {
+    // Calibrate to roughly 200 ms of work.
+    let mut n = 1u64;
+    loop {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        if t.elapsed().as_millis() > 20 {
+            break;
+        }
+        n *= 2;
+    }
+    let iters = n * 10;
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    let ns = t.elapsed().as_nanos() as f64 / iters as f64;
+    println!("bench {name:<44} {ns:.1} ns/op");
+}
+
+fn main() {
+    let small = br#"{"model":"qwen3-coder-plus","messages":[{"role":"system","content":"You are a helpful coding assistant."},{"role":"user","content":"Reverse a linked list in Rust."}],"temperature":0.2,"stream":true}"#;
+    let mut big_msgs = Vec::new();
+    for i in 0..200 {
+        big_msgs.push(format!(
+            r#"{{"role":"{}","content":"{}"}}"#,
+            if i % 2 == 0 { "user" } else { "assistant" },
+            "fn main() { println!(hello); } // some code line ".repeat(20)
+        ));
+    }
+    let big = format!(
+        r#"{{"model":"qwen3-coder-plus","messages":[{}],"tools":[{{"type":"function","function":{{"name":"f","parameters":{{"type":"object"}}}}}}]}}"#,
+        big_msgs.join(",")
+    );
+    let parts = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}"#;
+
+    bench("chat_request/parse+rewrite small", || {
+        let r = ChatRequest::parse(black_box(small), "m").unwrap();
+        black_box(r.body_for(AccountKind::Oauth));
+    });
+    println!("  (large body: {} KiB, 200 messages)", big.len() / 1024);
+    bench("chat_request/parse+rewrite large", || {
+        let r = ChatRequest::parse(black_box(big.as_bytes()), "m").unwrap();
+        black_box(r.body_for(AccountKind::Oauth));
+    });
+    bench("chat_request/parse+flatten parts", || {
+        let r = ChatRequest::parse(black_box(parts), "m").unwrap();
+        black_box(r.body_for(AccountKind::Oauth));
+    });
+
+    let first_event = br#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"qwen3-coder-plus","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}
+
+"#;
+    bench("sse/inspect first event", || {
+        black_box(inspect_start(black_box(first_event)));
+    });
+
+    let now = 1_795_600_000_000u64;
+    let ids: Vec<String> = (0..100).map(|i| format!("account-{i}")).collect();
+    let failed = FailedAccounts::parse(Some("account-3,account-50"), Some("2026-11-25"));
+    let status = StatusMap::new();
+    let expiries: Vec<u64> = (0..100).map(|i| now + 60_000 * (i % 60)).collect();
+    let mut u = 0.0;
+    bench("pool/select among 100 accounts", || {
+        let cands: Vec<Candidate> = ids
+            .iter()
+            .zip(&expiries)
+            .filter(|(id, _)| unusable_reason(id, &failed, &status, now).is_none())
+            .map(|(id, e)| Candidate {
+                id,
+                expiry_ms: Some(*e),
+            })
+            .collect();
+        u = (u + 0.618_033_988_7) % 1.0;
+        black_box(choose(&cands, now, u));
+    });
+
+    let keys = ClientKeys::from_secrets(
+        Some("sk-aaaaaaaaaaaaaaaaaaaaaaaa,sk-bbbbbbbbbbbbbbbbbbbbbbbb,sk-cccccccccccccccccccccccc"),
+        None,
+    );
+    bench("client_auth/check among 3 keys", || {
+        black_box(keys.accepts(Some(black_box("sk-cccccccccccccccccccccccc"))));
+    });
+
+    let creds = r#"{"access_token":"at-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","refresh_token":"rt-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","token_type":"Bearer","resource_url":"portal.qwen.ai","expiry_date":1795600000000}"#;
+    bench("credentials/parse", || {
+        black_box(Credentials::parse(black_box(creds)).unwrap());
+    });
+    let quota = r#"{"error":{"message":"Free allocated quota exceeded.","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+    bench("classify/upstream error", || {
+        black_box(classify(429, None, black_box(quota)));
+    });
+}
