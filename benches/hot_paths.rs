@@ -80,7 +80,7 @@ fn main() {
         let cands: Vec<Candidate> = ids
             .iter()
             .zip(&expiries)
-            .filter(|(id, _)| unusable_reason(id, &failed, &status, now).is_none())
+            .filter(|(id, _)| unusable_reason(id, &failed, &status, now, None).is_none())
             .map(|(id, e)| Candidate {
                 id,
                 expiry_ms: Some(*e),

@@ -18,5 +18,8 @@ cargo build --quiet --release --features cli --bin qwen-accounts
 section "Mock upstream self-test and end-to-end tests (node:test; workerd via Miniflare and wrangler dev)"
 node --test --test-concurrency=1 --test-reporter=spec tests/mock/*.test.mjs tests/e2e/*.test.mjs
 
+section "Benchmark smoke run (bench/run.mjs --quick: figures only, no budget is enforced here)"
+node bench/run.mjs --quick
+
 section "OpenAI Python SDK (pytest)"
 .tools/venv/bin/python -m pytest -q tests/python

@@ -171,6 +171,20 @@ impl Credentials {
         }
     }
 
+    /// A short, non-reversible fingerprint of the long-lived secret (refresh token or API key):
+    /// tells whether an account's credentials were replaced, without storing the secret twice.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let secret = match self {
+            Credentials::OAuth(c) => &c.refresh_token,
+            Credentials::ApiKey(c) => &c.api_key,
+        };
+        Sha256::digest(secret.as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Is `self` at least as new as `other`? Used so older credentials never overwrite newer.
     pub fn is_newer_or_same(&self, other: &Credentials) -> bool {
         match (self, other) {

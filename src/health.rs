@@ -62,6 +62,10 @@ pub fn report(
     now_ms: u64,
 ) -> AccountReport {
     let st = status.get(id);
+    let current = match &creds {
+        Ok(Some(c)) => Some(*c),
+        _ => None,
+    };
     let mut r = AccountReport {
         account: id.to_owned(),
         status: Status::Healthy,
@@ -101,7 +105,7 @@ pub fn report(
             r.failure_reason = Some(why);
         }
     }
-    match unusable_reason(id, failed, status, now_ms) {
+    match unusable_reason(id, failed, status, now_ms, current) {
         Some(Unusable::Dead { reason }) => {
             r.status = Status::Dead;
             r.failure_reason = Some(reason);

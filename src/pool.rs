@@ -2,6 +2,7 @@
 //! UTC midnight, per-account status (dead, cooling down, last error), and weighted selection.
 //! Time is always passed in (`now_ms`, epoch milliseconds) so every rule is testable.
 
+use crate::credentials::Credentials;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -116,6 +117,9 @@ pub struct AccountState {
     pub dead_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_at: Option<u64>,
+    /// Fingerprint of the credentials that were declared dead ([`Credentials::fingerprint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_credentials: Option<String>,
     /// Throttled until this instant (epoch ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_until: Option<u64>,
@@ -140,15 +144,29 @@ pub enum Unusable {
     Dead { reason: String },
 }
 
+/// Why `id` cannot be used now, if it cannot. `creds` are its current credentials, when known:
+/// an account declared dead comes back by itself when its credentials were replaced after the
+/// declaration (a new login, or a refresh by another isolate that raced ours and won).
 pub fn unusable_reason(
     id: &str,
     failed: &FailedAccounts,
     status: &StatusMap,
     now_ms: u64,
+    creds: Option<&Credentials>,
 ) -> Option<Unusable> {
     let st = status.get(id);
-    if let Some(reason) = st.and_then(|s| s.dead_reason.clone()) {
-        return Some(Unusable::Dead { reason });
+    if let Some(s) = st {
+        if let Some(reason) = &s.dead_reason {
+            let replaced = match (&s.dead_credentials, creds) {
+                (Some(dead), Some(c)) => *dead != c.fingerprint(),
+                _ => false,
+            };
+            if !replaced {
+                return Some(Unusable::Dead {
+                    reason: reason.clone(),
+                });
+            }
+        }
     }
     if failed.contains(id) {
         return Some(Unusable::QuotaExceeded);
@@ -280,21 +298,24 @@ mod tests {
             },
         );
         assert_eq!(
-            unusable_reason("q", &failed, &status, NOON),
+            unusable_reason("q", &failed, &status, NOON, None),
             Some(Unusable::QuotaExceeded)
         );
         assert!(matches!(
-            unusable_reason("d", &failed, &status, NOON),
+            unusable_reason("d", &failed, &status, NOON, None),
             Some(Unusable::Dead { .. })
         ));
         assert_eq!(
-            unusable_reason("t", &failed, &status, NOON),
+            unusable_reason("t", &failed, &status, NOON, None),
             Some(Unusable::CoolingDown {
                 until_ms: NOON + 5_000
             })
         );
-        assert_eq!(unusable_reason("t", &failed, &status, NOON + 5_000), None);
-        assert_eq!(unusable_reason("ok", &failed, &status, NOON), None);
+        assert_eq!(
+            unusable_reason("t", &failed, &status, NOON + 5_000, None),
+            None
+        );
+        assert_eq!(unusable_reason("ok", &failed, &status, NOON, None), None);
         let reasons = [
             Unusable::QuotaExceeded,
             Unusable::CoolingDown {
@@ -306,6 +327,34 @@ mod tests {
             earliest_recovery_ms(&[Unusable::Dead { reason: "x".into() }], NOON),
             None
         );
+    }
+
+    #[test]
+    fn dead_accounts_revive_when_their_credentials_are_replaced() {
+        let failed = FailedAccounts::default();
+        let died_with = Credentials::parse(r#"{"refresh_token":"old","expiry_date":5}"#).unwrap();
+        let fresh_but_same =
+            Credentials::parse(r#"{"refresh_token":"old","expiry_date":99999999999999}"#).unwrap();
+        let relogged = Credentials::parse(r#"{"refresh_token":"new","expiry_date":6}"#).unwrap();
+        let mut status = StatusMap::new();
+        status.insert(
+            "d".into(),
+            AccountState {
+                dead_reason: Some("x".into()),
+                dead_credentials: Some(died_with.fingerprint()),
+                ..Default::default()
+            },
+        );
+        assert!(unusable_reason("d", &failed, &status, NOON, Some(&died_with)).is_some());
+        assert!(unusable_reason("d", &failed, &status, NOON, Some(&fresh_but_same)).is_some());
+        assert!(unusable_reason("d", &failed, &status, NOON, None).is_some());
+        assert_eq!(
+            unusable_reason("d", &failed, &status, NOON, Some(&relogged)),
+            None
+        );
+        // A dead mark without a fingerprint (written by hand) holds until reset.
+        status.get_mut("d").unwrap().dead_credentials = None;
+        assert!(unusable_reason("d", &failed, &status, NOON, Some(&relogged)).is_some());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::http::{cors, json_response};
 use super::net::{self, now_ms, Exchange, StreamHead};
-use super::store::Store;
+use super::store::{self, Store};
 use super::tokens::usable_credentials;
 use crate::chat_request::ChatRequest;
 use crate::classify::{classify, classify_stream_error, into_error, UpstreamVerdict};
@@ -52,13 +52,16 @@ pub async fn handle(
             if tried.contains(id) || pinned.as_ref().is_some_and(|p| p != id) {
                 continue;
             }
-            if unusable_reason(id, &pool.failed, &pool.status, now).is_some() {
-                continue;
-            }
-            match store.credentials(id).await {
-                Ok(Some(c)) => candidates.push((id.clone(), c.expiry_ms())),
-                Ok(None) => {}
-                Err(e) => worker::console_error!("account {id}: {}", e.message()),
+            let creds = match store.credentials(id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => {
+                    worker::console_error!("account {id}: {}", e.message());
+                    continue;
+                }
+            };
+            if unusable_reason(id, &pool.failed, &pool.status, now, Some(&creds)).is_none() {
+                candidates.push((id.clone(), creds.expiry_ms()));
             }
         }
         let list: Vec<Candidate> = candidates
@@ -87,7 +90,10 @@ pub async fn handle(
         .ids
         .iter()
         .filter(|id| pinned.as_ref().is_none_or(|p| p == *id))
-        .filter_map(|id| unusable_reason(id, &pool.failed, &pool.status, now).map(|r| (id, r)))
+        .filter_map(|id| {
+            let creds = store::cached_credentials(id);
+            unusable_reason(id, &pool.failed, &pool.status, now, creds.as_ref()).map(|r| (id, r))
+        })
         .collect();
     let reasons: Vec<Unusable> = out.iter().map(|(_, r)| r.clone()).collect();
     let retry_after_secs = earliest_recovery_ms(&reasons, now).map(|ms| ms.div_ceil(1000).max(1));
@@ -150,7 +156,10 @@ async fn note_failure(store: &Store<'_>, id: &str, failure: &AccountFailure) {
                 )
                 .await
         }
-        AccountFailure::Dead { reason } => store.mark_dead(now, id, reason).await,
+        AccountFailure::Dead { reason } => {
+            let dead = store::cached_credentials(id).map(|c| c.fingerprint());
+            store.mark_dead(now, id, reason, dead).await
+        }
         AccountFailure::Unavailable { detail } => store.record_error(now, id, detail).await,
     };
     if let Err(e) = result {

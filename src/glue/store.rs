@@ -180,7 +180,16 @@ impl<'a> Store<'a> {
             failed: FailedAccounts::parse(failed?.as_deref(), date?.as_deref()),
             status: parse_status_map(status?.as_deref()),
         };
-        with_cache(|c| c.pool = Some((pool.clone(), now_ms)));
+        with_cache(|c| {
+            // Dead accounts' credentials are re-read from KV: newer ones (a new login, a refresh
+            // by another isolate) bring the account back.
+            for (id, st) in &pool.status {
+                if st.dead_reason.is_some() {
+                    c.creds.remove(id);
+                }
+            }
+            c.pool = Some((pool.clone(), now_ms));
+        });
         Ok(pool)
     }
 
@@ -322,11 +331,20 @@ impl<'a> Store<'a> {
         .await
     }
 
-    pub async fn mark_dead(&self, now_ms: u64, id: &str, reason: &str) -> Result<(), GatewayError> {
+    /// Declares the account dead; `credentials` is the fingerprint of the credentials that died,
+    /// so that replacing them brings the account back.
+    pub async fn mark_dead(
+        &self,
+        now_ms: u64,
+        id: &str,
+        reason: &str,
+        credentials: Option<String>,
+    ) -> Result<(), GatewayError> {
         let reason = reason.to_owned();
         self.update_status(now_ms, id, |s| {
             s.dead_reason = Some(reason.clone());
             s.dead_at = Some(now_ms);
+            s.dead_credentials = credentials;
             s.last_error = Some(reason);
             s.last_error_at = Some(now_ms);
         })

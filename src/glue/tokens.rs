@@ -10,6 +10,8 @@ use crate::oauth::{apply_refresh, parse_token_answer, refresh_form, token_url, T
 /// How long a request waits for another request's refresh of the same account.
 const WAIT_FOR_REFRESH_MS: u64 = 20_000;
 const WAIT_STEP_MS: u64 = 20;
+/// After a rejected refresh, how long to wait before the second look at KV.
+const RACE_RECHECK_MS: u64 = 1_000;
 
 fn account_failure(id: &str, failure: AccountFailure) -> GatewayError {
     GatewayError::Account {
@@ -122,12 +124,33 @@ async fn refresh_locked(
             Ok(fresh)
         }
         TokenOutcome::Rejected { code, description } => {
+            // Another isolate may have spent this refresh token a moment before us (rotation
+            // makes our copy invalid): look at KV again, now and once more shortly after, before
+            // declaring the account dead.
+            for wait in [0, RACE_RECHECK_MS] {
+                sleep_ms(wait).await;
+                if let Some(Credentials::OAuth(stored)) = store.read_credentials(id).await? {
+                    if stored.refresh_token != current.refresh_token {
+                        return if good_to_use(&stored, rejected_token) {
+                            Ok(Credentials::OAuth(stored))
+                        } else {
+                            Err(account_failure(
+                                id,
+                                AccountFailure::Unavailable {
+                                    detail: "credentials were just replaced; try again".into(),
+                                },
+                            ))
+                        };
+                    }
+                }
+            }
             let reason = if description.is_empty() {
                 format!("refresh token rejected ({code})")
             } else {
                 format!("refresh token rejected ({code}: {description})")
             };
-            store.mark_dead(now_ms(), id, &reason).await?;
+            let died = Credentials::OAuth(current).fingerprint();
+            store.mark_dead(now_ms(), id, &reason, Some(died)).await?;
             Err(account_failure(id, AccountFailure::Dead { reason }))
         }
         TokenOutcome::Pending | TokenOutcome::SlowDown => Err(account_failure(

@@ -2,6 +2,7 @@
 // one refresh for many concurrent requests, dead refresh tokens, the QWEN_OAUTH_CREDS secret.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { startStack, chat, qwenCodeCreds, ADMIN_KEY } from '../harness.mjs';
 
 const hello = { messages: [{ role: 'user', content: 'hello' }] };
@@ -81,6 +82,46 @@ describe('tokens', () => {
     const again = await chat(s.url, hello, { headers: { 'x-qwen-account': 'gone' } });
     assert.equal(again.status, 503);
     assert.equal((await s.mock.stats()).refresh_calls.gone, refreshes);
+  });
+
+  test('a refresh that lost a race to another isolate adopts the winner\'s credentials', async () => {
+    await s.addAccount('race', { expires_in: -5 });
+    await s.mock.config({ refresh_delay_ms: 400 });
+    try {
+      const pending = chat(s.url, hello, { headers: { 'x-qwen-account': 'race' } });
+      await new Promise((r) => setTimeout(r, 150));
+      // Meanwhile another isolate refreshed: the mock issues new tokens (ours die) and KV gets them.
+      const winner = await s.mock.account('race');
+      await s.kv.put('ACCOUNT:race', JSON.stringify(qwenCodeCreds(winner)));
+      const res = await pending;
+      const body = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(body));
+      const status = JSON.parse((await s.kv.get('ACCOUNT_STATUS')) ?? '{}');
+      assert.ok(!status.race?.dead_reason, 'not declared dead');
+      assert.equal(JSON.parse(await s.kv.get('ACCOUNT:race')).refresh_token, winner.refresh_token);
+    } finally {
+      await s.mock.config({ refresh_delay_ms: 0 });
+    }
+  });
+
+  test('a dead account comes back when its credentials are replaced', async () => {
+    const a = await s.addAccount('phoenix');
+    const fingerprint = createHash('sha256').update(a.refresh_token).digest().subarray(0, 8).toString('hex');
+    const status = JSON.parse((await s.kv.get('ACCOUNT_STATUS')) ?? '{}');
+    status.phoenix = { dead_reason: 'refresh token rejected (invalid_grant)', dead_at: Date.now() - 60_000, dead_credentials: fingerprint };
+    await s.kv.put('ACCOUNT_STATUS', JSON.stringify(status));
+    // Still the credentials it died with: out.
+    let res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'phoenix' } });
+    assert.equal(res.status, 503);
+    await res.text();
+    // A new login lands in KV (e.g. npm run setup:deploy): back in service.
+    const relogged = await s.mock.account('phoenix');
+    await s.kv.put('ACCOUNT:phoenix', JSON.stringify(qwenCodeCreds(relogged)));
+    const health = await fetch(s.url + '/admin/health', { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal((await health.json()).accounts.find((x) => x.account === 'phoenix').status, 'healthy');
+    res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'phoenix' } });
+    assert.equal(res.status, 200);
+    await res.text();
   });
 
   test('a token endpoint without rotation keeps the old refresh token', async () => {
