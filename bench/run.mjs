@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { ROOT, MockControl, qwenCodeCreds } from '../tests/harness.mjs';
+import { ROOT, MockControl, qwenCodeCreds, workerOptions } from '../tests/harness.mjs';
 
 const run = promisify(execFile);
 const { values: opt } = parseArgs({
@@ -162,18 +162,10 @@ async function startMockProcess() {
 
 async function startWorker(mockUrl, persist) {
   const t0 = performance.now();
-  const mf = new Miniflare({
-    rootPath: ROOT,
-    scriptPath: 'build/index.js',
-    modules: true,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-    compatibilityDate: '2026-07-01',
-    kvNamespaces: ['QWEN_TOKEN_CACHE'],
-    kvPersist: persist,
-    bindings: { QWEN_OAUTH_BASE_URL: mockUrl, QWEN_API_BASE_URL: mockUrl, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-bench' },
-    host: '127.0.0.1',
-    port: 0,
-  });
+  const mf = new Miniflare(workerOptions(
+    { QWEN_OAUTH_BASE_URL: mockUrl, QWEN_API_BASE_URL: mockUrl, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-bench' },
+    persist,
+  ));
   const url = (await mf.ready).toString().replace(/\/$/, '');
   // Time to the first answered request (a route that needs no KV and no upstream).
   await new Promise((resolve, reject) => http.get(`${url}/health`, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject));

@@ -35,7 +35,8 @@ if wasm_target_from_rustup; then
 elif [ "${WASM_STD:-}" != debian ] && command -v rustup >/dev/null && timeout 120 rustup target add wasm32-unknown-unknown && wasm_target_from_rustup; then
   echo "installed with rustup"
 else
-  echo "rustup cannot provide it here: using Debian's Rust with its std source (build-std)"
+  if [ "${WASM_STD:-}" = debian ]; then echo "WASM_STD=debian: using Debian's Rust with its std source (build-std)"
+  else echo "rustup cannot provide it here: using Debian's Rust with its std source (build-std)"; fi
   if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/src/rust/library ] || [ ! -e /usr/bin/rust-lld ]; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

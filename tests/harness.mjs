@@ -44,6 +44,22 @@ export function qwenCodeCreds(acct) {
   };
 }
 
+/** Miniflare options for the built Worker on 127.0.0.1, with its KV namespace. */
+export function workerOptions(bindings, persistDir) {
+  return {
+    rootPath: ROOT,
+    scriptPath: 'build/index.js',
+    modules: true,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: '2026-07-01',
+    kvNamespaces: ['QWEN_TOKEN_CACHE'],
+    kvPersist: persistDir ?? false,
+    bindings,
+    host: '127.0.0.1',
+    port: 0,
+  };
+}
+
 /**
  * Starts the mock and the Worker. `vars` override/add Worker bindings; pass
  * `OPENAI_API_KEYS: undefined` to run a public API.
@@ -64,16 +80,7 @@ export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = 
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
   const logs = [];
   const mf = new Miniflare({
-    rootPath: ROOT,
-    scriptPath: 'build/index.js',
-    modules: true,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-    compatibilityDate: '2026-07-01',
-    kvNamespaces: ['QWEN_TOKEN_CACHE'],
-    kvPersist: persistDir ?? false,
-    bindings,
-    host: '127.0.0.1',
-    port: 0,
+    ...workerOptions(bindings, persistDir),
     handleRuntimeStdio(stdout, stderr) {
       for (const s of [stdout, stderr]) s.on('data', (d) => logs.push(String(d)));
     },

@@ -348,18 +348,7 @@ fn api_key(o: &Options, id: &str, base_url: &str) -> Result<()> {
     }
     let key = match std::env::var("QWEN_API_KEY") {
         Ok(k) if !k.trim().is_empty() => k,
-        _ if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("API key for '{id}' (input hidden): "))
-                .map_err(|e| e.to_string())?
-        }
-        _ => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| e.to_string())?;
-            line
-        }
+        _ => secret_input(&format!("API key for '{id}' (input hidden): "))?,
     };
     let key = key.trim().to_owned();
     if key.is_empty() {
@@ -375,6 +364,19 @@ fn api_key(o: &Options, id: &str, base_url: &str) -> Result<()> {
     let path = local_accounts::save(&o.dir, id, &creds)?;
     println!("saved {}\nnext: npm run setup:deploy {id}", path.display());
     Ok(())
+}
+
+/// A secret from the terminal (hidden), or one line of standard input when it is not a terminal.
+fn secret_input(prompt: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(prompt).map_err(|e| e.to_string());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line)
 }
 
 fn list(o: &Options) -> Result<()> {
@@ -741,17 +743,7 @@ fn secrets(o: &Options) -> Result<()> {
         ("OPENAI_API_KEYS", "client keys, comma-separated"),
         ("ADMIN_SECRET_KEY", "admin key"),
     ] {
-        let typed = if std::io::stdin().is_terminal() {
-            rpassword::prompt_password(format!("{name} ({what}; empty = generate one): "))
-                .map_err(|e| e.to_string())?
-        } else {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| e.to_string())?;
-            line
-        };
+        let typed = secret_input(&format!("{name} ({what}; empty = generate one): "))?;
         let mut value = typed.trim().to_owned();
         if value.is_empty() {
             let mut b = [0u8; 24];
