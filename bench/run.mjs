@@ -227,7 +227,7 @@ try {
   const proxyHeaders = { 'x-upstream-auth': `Bearer ${acct.access_token}` };
   for (const service of [0, BUDGET_SERVICE_MS]) {
     await ctl.config({ service_time_ms: service });
-    const n = service === 0 ? N : Math.max(100, Math.round(N / 4));
+    const n = service === 0 ? N : Math.max(100, Math.round(N / 2));
     for (const [kind, body] of [['non-streamed', BODY], ['streamed', STREAM_BODY]]) {
       let floor1 = null;
       for (const c of LEVELS) {
