@@ -6,5 +6,6 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh >/dev/null
+source scripts/env.sh
 bash scripts/build.sh >/dev/null 2>&1 || bash scripts/build.sh
 node bench/run.mjs "$@"

@@ -6,6 +6,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
+# Again: set-up may just have installed the Node that wrangler needs.
+source scripts/env.sh
 section() { printf '\n==== %s\n' "$*"; }
 
 section "Native unit tests of the pure modules (cargo test)"
