@@ -221,6 +221,10 @@ async fn read_body(req: &mut Request) -> std::result::Result<Vec<u8>, GatewayErr
     use crate::chat_request::MAX_BODY_BYTES;
     if let Some(len) = header(req, "content-length").and_then(|l| l.parse::<usize>().ok()) {
         if len > MAX_BODY_BYTES {
+            // Let the body flow into a sink (never into WebAssembly) before answering: a server
+            // that answers early and closes leaves clients with a connection reset instead of
+            // the 413, and SDKs then send the whole body again.
+            net::discard(req.inner().body()).await;
             return Err(GatewayError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
             });

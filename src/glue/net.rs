@@ -80,6 +80,13 @@ pub async fn post(
     }
 }
 
+/// Reads a body to its end and drops it, in the runtime.
+pub async fn discard(body: Option<ReadableStream>) {
+    if let (Some(body), Ok(sink)) = (body, web_sys::WritableStream::new()) {
+        let _ = JsFuture::from(body.pipe_to(&sink)).await;
+    }
+}
+
 /// The whole body as text.
 pub async fn text(response: &web_sys::Response) -> Result<String, String> {
     let p = response.text().map_err(js_detail)?;

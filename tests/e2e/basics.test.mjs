@@ -1,7 +1,14 @@
 // Routes, client auth, bad input and request forwarding, through the real Worker in workerd.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startStack, chat, CLIENT_KEY, ADMIN_KEY } from '../harness.mjs';
+
+const run = promisify(execFile);
 
 function assertOpenAIError(body, status, res) {
   assert.equal(res.status, status, JSON.stringify(body));
@@ -102,9 +109,23 @@ describe('with client keys', () => {
   });
 
   test("an oversized body is a 413, a multipart upload a 415, curl's default form type is fine", async () => {
+    // The Worker drains the body before answering, so the client gets the 413 rather than a
+    // connection reset (curl and Node's fetch, the OpenAI SDK's transport, both).
     const big = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(17 * 1024 * 1024) }] });
     let res = await chat(s.url, big);
     assertOpenAIError(await res.json(), 413, res);
+    const dir = mkdtempSync(path.join(tmpdir(), 'qwen-big-'));
+    const file = path.join(dir, 'big.json');
+    writeFileSync(file, big);
+    try {
+      const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', `${s.url}/v1/chat/completions`,
+        '-H', `Authorization: Bearer ${CLIENT_KEY}`, '-H', 'Content-Type: application/json', '--data-binary', `@${file}`]);
+      const cut = stdout.lastIndexOf('\n');
+      assert.equal(stdout.slice(cut + 1), '413');
+      assert.match(JSON.parse(stdout.slice(0, cut)).error.message, /larger than the limit/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     res = await fetch(s.url + '/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'multipart/form-data; boundary=x' },
