@@ -62,7 +62,8 @@ pub fn presented_key<'a>(
 ) -> Option<&'a str> {
     if let Some(a) = authorization {
         let a = a.trim();
-        if a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") {
+        // Byte-wise: a header may carry non-ASCII characters, and slicing a str inside one panics.
+        if a.len() > 7 && a.as_bytes()[..7].eq_ignore_ascii_case(b"bearer ") {
             let k = a[7..].trim();
             if !k.is_empty() {
                 return Some(k);
@@ -104,5 +105,8 @@ mod tests {
         assert_eq!(presented_key(None, Some("sk-2")), Some("sk-2"));
         assert_eq!(presented_key(Some("Bearer "), None), None);
         assert_eq!(presented_key(None, None), None);
+        // Non-ASCII where the scheme would end: no panic, no key.
+        assert_eq!(presented_key(Some("abcdefé-x"), None), None);
+        assert_eq!(presented_key(Some("Bearer é"), None), Some("é"));
     }
 }

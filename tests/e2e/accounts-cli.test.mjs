@@ -21,6 +21,7 @@ function tool(args, { env = {}, input } = {}) {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // the tool may exit before reading its input
     child.stdin.end(input ?? '');
   });
 }
