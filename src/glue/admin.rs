@@ -20,7 +20,7 @@ fn internal(e: worker::Error) -> GatewayError {
 
 pub async fn handle(
     req: &mut Request,
-    store: &Store<'_>,
+    store: &Store,
     method: Method,
     path: &str,
 ) -> Result<Response, GatewayError> {
@@ -69,7 +69,10 @@ pub async fn handle(
             _ => Err(allow("POST")),
         },
         ["accounts", id, "login", "poll"] => match method {
-            Method::Post | Method::Get => login::poll(store, id).await,
+            Method::Post | Method::Get => {
+                validate_account_id(id).map_err(|e| GatewayError::invalid(e.0, None))?;
+                login::poll(store, id).await
+            }
             _ => Err(allow("POST")),
         },
         ["accounts", id, "reset"] => match method {
@@ -86,7 +89,7 @@ pub async fn handle(
     }
 }
 
-async fn known(store: &Store<'_>, id: &str) -> Result<(), GatewayError> {
+async fn known(store: &Store, id: &str) -> Result<(), GatewayError> {
     let pool = store.pool(now_ms()).await?;
     if pool.ids.iter().any(|i| i == id) {
         Ok(())
@@ -95,7 +98,7 @@ async fn known(store: &Store<'_>, id: &str) -> Result<(), GatewayError> {
     }
 }
 
-async fn reports(store: &Store<'_>) -> Result<Vec<AccountReport>, GatewayError> {
+async fn reports(store: &Store) -> Result<Vec<AccountReport>, GatewayError> {
     let now = now_ms();
     let pool = store.reload_pool(now).await?;
     let mut out = Vec::with_capacity(pool.ids.len());
@@ -112,7 +115,7 @@ async fn reports(store: &Store<'_>) -> Result<Vec<AccountReport>, GatewayError> 
     Ok(out)
 }
 
-async fn health(req: &Request, store: &Store<'_>) -> Result<Response, GatewayError> {
+async fn health(req: &Request, store: &Store) -> Result<Response, GatewayError> {
     let url = req.url().map_err(internal)?;
     let query = |name: &str| {
         url.query_pairs()
@@ -154,7 +157,7 @@ async fn health(req: &Request, store: &Store<'_>) -> Result<Response, GatewayErr
 }
 
 /// A tiny real chat request on one account (costs one request of its quota).
-async fn probe(store: &Store<'_>, id: &str) -> String {
+async fn probe(store: &Store, id: &str) -> String {
     let body = format!(
         r#"{{"model":"{}","messages":[{{"role":"user","content":"ping"}}],"max_tokens":1,"stream":false}}"#,
         store.config().default_model
@@ -169,7 +172,7 @@ async fn probe(store: &Store<'_>, id: &str) -> String {
     }
 }
 
-async fn account_info(store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {
+async fn account_info(store: &Store, id: &str) -> Result<Response, GatewayError> {
     known(store, id).await?;
     let pool = store.pool(now_ms()).await?;
     let creds = store.credentials(id).await;
@@ -195,11 +198,7 @@ async fn account_info(store: &Store<'_>, id: &str) -> Result<Response, GatewayEr
     json_response(200, &body).map_err(internal)
 }
 
-async fn put_account(
-    req: &mut Request,
-    store: &Store<'_>,
-    id: &str,
-) -> Result<Response, GatewayError> {
+async fn put_account(req: &mut Request, store: &Store, id: &str) -> Result<Response, GatewayError> {
     let text = req
         .text()
         .await
@@ -219,7 +218,7 @@ async fn put_account(
     .map_err(internal)
 }
 
-async fn delete_account(store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {
+async fn delete_account(store: &Store, id: &str) -> Result<Response, GatewayError> {
     known(store, id).await?;
     store.remove_account(now_ms(), id).await?;
     json_response(200, &json!({"account": id, "deleted": true})).map_err(internal)

@@ -15,7 +15,7 @@ use worker::{Headers, Response};
 pub const MAX_ATTEMPTS: usize = 3;
 
 pub async fn handle(
-    store: &Store<'_>,
+    store: &Store,
     body: &[u8],
     pinned: Option<String>,
 ) -> Result<Response, GatewayError> {
@@ -124,7 +124,7 @@ fn unusable_to_failure(r: Unusable, now: u64) -> AccountFailure {
 
 /// One tiny request on one account, for `/admin/health?probe=true`; failures are recorded like
 /// any other request's.
-pub async fn probe(store: &Store<'_>, id: &str, request: &ChatRequest) -> Result<(), GatewayError> {
+pub async fn probe(store: &Store, id: &str, request: &ChatRequest) -> Result<(), GatewayError> {
     match attempt(store, id, request).await {
         Ok(resp) => {
             if let worker::ResponseBody::Stream(s) = resp.body() {
@@ -141,19 +141,16 @@ pub async fn probe(store: &Store<'_>, id: &str, request: &ChatRequest) -> Result
     }
 }
 
-/// Remember what happened to an account so the next requests avoid it.
-async fn note_failure(store: &Store<'_>, id: &str, failure: &AccountFailure) {
+/// Remember what happened to an account so the next requests avoid it (in the isolate at
+/// once; in KV as well as KV allows).
+async fn note_failure(store: &Store, id: &str, failure: &AccountFailure) {
     let now = now_ms();
-    let result = match failure {
+    match failure {
         AccountFailure::Quota => store.mark_quota_exceeded(now, id).await,
         AccountFailure::Throttled { retry_after_secs } => {
+            let until = now + retry_after_secs * 1000;
             store
-                .cool_down(
-                    now,
-                    id,
-                    now + retry_after_secs * 1000,
-                    &describe_failure(failure),
-                )
+                .cool_down(now, id, until, &describe_failure(failure))
                 .await
         }
         AccountFailure::Dead { reason } => {
@@ -161,21 +158,11 @@ async fn note_failure(store: &Store<'_>, id: &str, failure: &AccountFailure) {
             store.mark_dead(now, id, reason, dead).await
         }
         AccountFailure::Unavailable { detail } => store.record_error(now, id, detail).await,
-    };
-    if let Err(e) = result {
-        worker::console_error!(
-            "account {id}: could not record its failure: {}",
-            e.message()
-        );
     }
 }
 
 /// One account: send, and on a 401 refresh once and send once more.
-async fn attempt(
-    store: &Store<'_>,
-    id: &str,
-    request: &ChatRequest,
-) -> Result<Response, GatewayError> {
+async fn attempt(store: &Store, id: &str, request: &ChatRequest) -> Result<Response, GatewayError> {
     let creds = usable_credentials(store, id, None).await?;
     match send(store, id, &creds, request).await? {
         Sent::Answer(resp) => Ok(resp),
@@ -215,7 +202,7 @@ fn unavailable(id: &str, detail: String) -> GatewayError {
 }
 
 async fn send(
-    store: &Store<'_>,
+    store: &Store,
     id: &str,
     creds: &Credentials,
     request: &ChatRequest,

@@ -40,7 +40,7 @@ fn upstream(message: String) -> GatewayError {
     GatewayError::Internal { message }
 }
 
-pub async fn start(store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {
+pub async fn start(store: &Store, id: &str) -> Result<Response, GatewayError> {
     let mut random = [0u8; 32];
     random_bytes(&mut random)?;
     let pkce = Pkce::from_random(&random);
@@ -87,7 +87,7 @@ pub async fn start(store: &Store<'_>, id: &str) -> Result<Response, GatewayError
     .map_err(internal)
 }
 
-pub async fn poll(store: &Store<'_>, id: &str) -> Result<Response, GatewayError> {
+pub async fn poll(store: &Store, id: &str) -> Result<Response, GatewayError> {
     let Some(text) = store.get_raw(&key(id)).await? else {
         return Err(GatewayError::invalid(
             format!("No login in progress for '{id}' (or it expired): start one with POST /admin/accounts/{id}/login."),

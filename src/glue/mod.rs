@@ -16,6 +16,7 @@ use config::Config;
 use http::{error_response, json_response, preflight};
 use serde_json::json;
 use std::cell::Cell;
+use std::rc::Rc;
 use store::Store;
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
@@ -29,10 +30,10 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let cfg = Config::cached(&env);
     announce(&cfg);
-    match route(req, &env, &cfg).await {
+    match route(req, &env, &cfg, &Rc::new(ctx)).await {
         Ok(resp) => Ok(resp),
         Err(e) => {
             if e.status() >= 500 {
@@ -69,7 +70,8 @@ fn internal(e: worker::Error) -> GatewayError {
 async fn route(
     mut req: Request,
     env: &Env,
-    cfg: &Config,
+    cfg: &Rc<Config>,
+    ctx: &Rc<Context>,
 ) -> std::result::Result<Response, GatewayError> {
     let method = req.method();
     let path = req.path();
@@ -111,7 +113,7 @@ async fn route(
             }
             let pinned = pinned_account(&req, cfg)?;
             let body = read_body(&mut req).await?;
-            let store = Store::new(env, cfg)?;
+            let store = Store::new(env, cfg, ctx)?;
             chat::handle(&store, &body, pinned).await
         }
         p if p.starts_with("/v1/models/") => {
@@ -130,7 +132,7 @@ async fn route(
         }
         p if p == "/admin" || p.starts_with("/admin/") => {
             check_admin(&req, cfg)?;
-            let store = Store::new(env, cfg)?;
+            let store = Store::new(env, cfg, ctx)?;
             admin::handle(&mut req, &store, method, p).await
         }
         _ => Err(GatewayError::NotFound { path }),

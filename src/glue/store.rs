@@ -6,6 +6,7 @@
 //! `ACCOUNT_STATUS` (dead / cooling-down state and last errors).
 
 use super::config::{Config, KV_BINDING};
+use super::net::sleep_ms;
 use crate::credentials::Credentials;
 use crate::error::GatewayError;
 use crate::pool::{
@@ -13,8 +14,9 @@ use crate::pool::{
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use worker::kv::KvStore;
-use worker::Env;
+use worker::{Context, Env};
 
 #[derive(Debug, Clone, Default)]
 pub struct PoolState {
@@ -36,7 +38,12 @@ pub struct KvCounters {
 struct Cache {
     pool: Option<(PoolState, u64)>,
     creds: HashMap<String, Credentials>,
-    refreshing: HashSet<String>,
+    /// Accounts whose refreshed credentials KV refused: the isolate's copy is the valid one.
+    unsaved: HashSet<String>,
+    /// Accounts being refreshed in this isolate, with when the refresh started.
+    refreshing: HashMap<String, u64>,
+    /// Shared keys being read-modified-written by a request of this isolate.
+    locks: HashSet<&'static str>,
     counters: KvCounters,
 }
 
@@ -52,17 +59,57 @@ pub fn kv_counters() -> KvCounters {
     with_cache(|c| c.counters)
 }
 
+/// A refresh that has not finished after this long (its request was cancelled, say) no longer
+/// holds the account's refresh right.
+const REFRESH_STALE_MS: u64 = 40_000;
+
 /// Refresh single-flight within the isolate: true when the caller now holds the right to refresh.
-pub fn try_begin_refresh(id: &str) -> bool {
-    with_cache(|c| c.refreshing.insert(id.to_owned()))
+pub fn try_begin_refresh(id: &str, now_ms: u64) -> bool {
+    with_cache(|c| match c.refreshing.get(id) {
+        Some(&started) if now_ms < started + REFRESH_STALE_MS => false,
+        _ => {
+            c.refreshing.insert(id.to_owned(), now_ms);
+            true
+        }
+    })
 }
 
 pub fn end_refresh(id: &str) {
     with_cache(|c| c.refreshing.remove(id));
 }
 
-pub fn is_refreshing(id: &str) -> bool {
-    with_cache(|c| c.refreshing.contains(id))
+pub fn is_refreshing(id: &str, now_ms: u64) -> bool {
+    with_cache(|c| {
+        c.refreshing
+            .get(id)
+            .is_some_and(|&started| now_ms < started + REFRESH_STALE_MS)
+    })
+}
+
+/// Isolate-wide mutual exclusion for a read-modify-write of one shared KV key, released on drop.
+struct KeyLock(&'static str);
+
+impl Drop for KeyLock {
+    fn drop(&mut self) {
+        with_cache(|c| c.locks.remove(self.0));
+    }
+}
+
+async fn lock(key: &'static str) -> KeyLock {
+    // Bounded: a holder that never finished must not block the isolate for good.
+    for _ in 0..400 {
+        if with_cache(|c| c.locks.insert(key)) {
+            return KeyLock(key);
+        }
+        sleep_ms(5).await;
+    }
+    KeyLock(key)
+}
+
+fn logged(what: &str, r: Result<(), GatewayError>) {
+    if let Err(e) = r {
+        worker::console_error!("{what}: {}", e.message());
+    }
 }
 
 pub fn cached_credentials(id: &str) -> Option<Credentials> {
@@ -75,21 +122,34 @@ fn storage(e: impl std::fmt::Display) -> GatewayError {
     }
 }
 
-pub struct Store<'a> {
+/// One request's handle on the store: the KV binding, the settings and the request's context
+/// (for work that must outlive the client, like persisting a refreshed token).
+#[derive(Clone)]
+pub struct Store {
     kv: KvStore,
-    cfg: &'a Config,
+    cfg: Rc<Config>,
+    ctx: Rc<Context>,
 }
 
-impl<'a> Store<'a> {
-    pub fn new(env: &Env, cfg: &'a Config) -> Result<Self, GatewayError> {
+impl Store {
+    pub fn new(env: &Env, cfg: &Rc<Config>, ctx: &Rc<Context>) -> Result<Self, GatewayError> {
         let kv = env.kv(KV_BINDING).map_err(|_| GatewayError::Storage {
             message: format!("the KV binding {KV_BINDING} is missing in wrangler.toml"),
         })?;
-        Ok(Store { kv, cfg })
+        Ok(Store {
+            kv,
+            cfg: cfg.clone(),
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Runs `task` to its end even if the client goes away.
+    pub fn keep_running(&self, task: impl std::future::Future<Output = ()> + 'static) {
+        self.ctx.wait_until(task);
     }
 
     pub fn config(&self) -> &Config {
-        self.cfg
+        &self.cfg
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, GatewayError> {
@@ -145,18 +205,27 @@ impl<'a> Store<'a> {
             Some((p, at)) if now_ms < at + self.cfg.cache_ttl_ms => p,
             _ => self.reload_pool(now_ms).await?,
         };
-        if pool.failed.reset_if_new_day(now_ms) {
-            self.put(keys::FAILED_ACCOUNTS, String::new()).await?;
-            self.put(
-                keys::LAST_FAILED_RESET_DATE,
-                pool.failed.reset_date.clone().unwrap_or_default(),
-            )
-            .await?;
-            with_cache(|c| {
-                if let Some((p, _)) = c.pool.as_mut() {
-                    p.failed = pool.failed.clone();
-                }
-            });
+        if pool.failed.clone().reset_if_new_day(now_ms) {
+            // A new UTC day: decide on what KV says now, not on a copy from before midnight
+            // (another isolate may already have reset it and recorded today's failures).
+            let _held = lock(keys::FAILED_ACCOUNTS).await;
+            pool = self.reload_pool(now_ms).await?;
+            if pool.failed.reset_if_new_day(now_ms) {
+                with_cache(|c| {
+                    if let Some((p, _)) = c.pool.as_mut() {
+                        p.failed = pool.failed.clone();
+                    }
+                });
+                logged(
+                    "FAILED_ACCOUNTS reset",
+                    self.put(keys::FAILED_ACCOUNTS, String::new()).await,
+                );
+                let date = pool.failed.reset_date.clone().unwrap_or_default();
+                logged(
+                    "FAILED_ACCOUNTS reset",
+                    self.put(keys::LAST_FAILED_RESET_DATE, date).await,
+                );
+            }
         }
         Ok(pool)
     }
@@ -168,8 +237,9 @@ impl<'a> Store<'a> {
             self.get(keys::LAST_FAILED_RESET_DATE),
             self.get(keys::ACCOUNT_STATUS),
         );
-        let mut ids: Vec<String> = match index? {
-            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        let mut ids: Vec<String> = match index?.and_then(|text| serde_json::from_str(&text).ok()) {
+            Some(ids) => ids,
+            // Missing (a namespace written by the TypeScript worker) or unreadable: rebuild.
             None => self.rebuild_index().await?,
         };
         if self.cfg.secret_creds.is_some() && !ids.iter().any(|i| i == SECRET_ACCOUNT_ID) {
@@ -260,21 +330,47 @@ impl<'a> Store<'a> {
             (Some(a), Some(b)) => Some(if a.is_newer_or_same(&b) { a } else { b }),
             (a, b) => a.or(b),
         };
-        if let Some(c) = &best {
-            remember(id, c.clone());
-        }
-        Ok(with_cache(|c| c.creds.get(id).cloned()).or(best))
+        let Some(best) = best else {
+            return Ok(cached_credentials(id));
+        };
+        Ok(with_cache(|c| {
+            let keep_cached = match c.creds.get(id) {
+                // Same lineage (same refresh token): the newer one.
+                Some(old) if old.fingerprint() == best.fingerprint() => !best.is_newer_or_same(old),
+                // KV holds other credentials: someone replaced them (a new login, an admin,
+                // another isolate's refresh) and KV is right — unless this isolate holds a
+                // rotated token it could not store.
+                Some(_) => c.unsaved.contains(id),
+                None => false,
+            };
+            if !keep_cached {
+                c.creds.insert(id.to_owned(), best);
+            }
+            c.creds.get(id).cloned()
+        }))
     }
 
-    /// Writes credentials to KV, then makes them the isolate's copy.
+    /// Makes refreshed credentials the isolate's copy and writes them to KV, trying once more a
+    /// second later (KV allows one write per second per key). The isolate keeps them even when
+    /// KV refuses: they hold the only valid refresh token.
     pub async fn save_credentials(
         &self,
         id: &str,
         creds: &Credentials,
     ) -> Result<(), GatewayError> {
-        self.put(&keys::account(id), creds.to_json()).await?;
-        remember(id, creds.clone());
-        Ok(())
+        with_cache(|c| {
+            c.creds.insert(id.to_owned(), creds.clone());
+            c.unsaved.insert(id.to_owned());
+        });
+        let mut result = self.put(&keys::account(id), creds.to_json()).await;
+        if result.is_err() {
+            sleep_ms(1_000).await;
+            result = self.put(&keys::account(id), creds.to_json()).await;
+        }
+        if result.is_ok() {
+            with_cache(|c| c.unsaved.remove(id));
+        }
+        result
     }
 
     /// Replace credentials unconditionally (admin PUT): the caller asked for exactly these.
@@ -284,45 +380,64 @@ impl<'a> Store<'a> {
         creds: &Credentials,
     ) -> Result<(), GatewayError> {
         self.put(&keys::account(id), creds.to_json()).await?;
-        with_cache(|c| c.creds.insert(id.to_owned(), creds.clone()));
-        Ok(())
-    }
-
-    async fn update_status(
-        &self,
-        now_ms: u64,
-        id: &str,
-        f: impl FnOnce(&mut AccountState),
-    ) -> Result<(), GatewayError> {
-        let mut map = parse_status_map(self.get(keys::ACCOUNT_STATUS).await?.as_deref());
-        f(map.entry(id.to_owned()).or_default());
-        map.retain(|_, s| *s != AccountState::default());
-        self.put(
-            keys::ACCOUNT_STATUS,
-            serde_json::to_string(&map).unwrap_or_default(),
-        )
-        .await?;
-        with_cache(|c| match c.pool.as_mut() {
-            Some((p, _)) => p.status = map,
-            None => {
-                c.pool = Some((
-                    PoolState {
-                        status: map,
-                        ..Default::default()
-                    },
-                    now_ms.saturating_sub(self.cfg.cache_ttl_ms),
-                ))
-            }
+        with_cache(|c| {
+            c.creds.insert(id.to_owned(), creds.clone());
+            c.unsaved.remove(id);
         });
         Ok(())
     }
 
-    pub async fn record_error(
-        &self,
-        now_ms: u64,
-        id: &str,
-        error: &str,
-    ) -> Result<(), GatewayError> {
+    /// Applies `f` to the account's state: in the isolate at once, then in KV (merged with
+    /// what other isolates wrote). A change that changes nothing writes nothing. KV failures
+    /// are logged, not returned: the isolate already acts on the new state.
+    async fn update_status(&self, now_ms: u64, id: &str, f: impl FnOnce(&mut AccountState)) {
+        let after = with_cache(|c| {
+            let stale = now_ms.saturating_sub(self.cfg.cache_ttl_ms);
+            let (pool, _) = c.pool.get_or_insert_with(|| (PoolState::default(), stale));
+            let before = pool.status.get(id).cloned().unwrap_or_default();
+            let mut after = before.clone();
+            f(&mut after);
+            (after != before).then(|| {
+                pool.status.insert(id.to_owned(), after.clone());
+                after
+            })
+        });
+        let Some(after) = after else { return };
+        let _held = lock(keys::ACCOUNT_STATUS).await;
+        let mut map = match self.get(keys::ACCOUNT_STATUS).await {
+            Ok(text) => parse_status_map(text.as_deref()),
+            Err(e) => return logged("ACCOUNT_STATUS", Err(e)),
+        };
+        map.insert(id.to_owned(), after);
+        map.retain(|_, s| *s != AccountState::default());
+        logged(
+            "ACCOUNT_STATUS",
+            self.put(
+                keys::ACCOUNT_STATUS,
+                serde_json::to_string(&map).unwrap_or_default(),
+            )
+            .await,
+        );
+        with_cache(|c| {
+            if let Some((p, _)) = c.pool.as_mut() {
+                p.status = map;
+            }
+        });
+    }
+
+    fn cached_state(id: &str) -> AccountState {
+        with_cache(|c| c.pool.as_ref().and_then(|(p, _)| p.status.get(id).cloned()))
+            .unwrap_or_default()
+    }
+
+    /// Notes an error; the same error again within 10 s is not written again.
+    pub async fn record_error(&self, now_ms: u64, id: &str, error: &str) {
+        let st = Self::cached_state(id);
+        if st.last_error.as_deref() == Some(error)
+            && st.last_error_at.is_some_and(|at| now_ms < at + 10_000)
+        {
+            return;
+        }
         let error = error.to_owned();
         self.update_status(now_ms, id, |s| {
             s.last_error = Some(error);
@@ -332,14 +447,18 @@ impl<'a> Store<'a> {
     }
 
     /// Declares the account dead; `credentials` is the fingerprint of the credentials that died,
-    /// so that replacing them brings the account back.
+    /// so that replacing them brings the account back. Already dead with them: nothing to write.
     pub async fn mark_dead(
         &self,
         now_ms: u64,
         id: &str,
         reason: &str,
         credentials: Option<String>,
-    ) -> Result<(), GatewayError> {
+    ) {
+        let st = Self::cached_state(id);
+        if st.dead_reason.is_some() && st.dead_credentials == credentials {
+            return;
+        }
         let reason = reason.to_owned();
         self.update_status(now_ms, id, |s| {
             s.dead_reason = Some(reason.clone());
@@ -351,13 +470,13 @@ impl<'a> Store<'a> {
         .await
     }
 
-    pub async fn cool_down(
-        &self,
-        now_ms: u64,
-        id: &str,
-        until_ms: u64,
-        error: &str,
-    ) -> Result<(), GatewayError> {
+    pub async fn cool_down(&self, now_ms: u64, id: &str, until_ms: u64, error: &str) {
+        if Self::cached_state(id)
+            .cooldown_until
+            .is_some_and(|u| u + 1_000 >= until_ms)
+        {
+            return;
+        }
         let error = error.to_owned();
         self.update_status(now_ms, id, |s| {
             s.cooldown_until = Some(until_ms);
@@ -367,51 +486,96 @@ impl<'a> Store<'a> {
         .await
     }
 
-    /// Daily quota spent: into FAILED_ACCOUNTS (re-read first so other isolates' entries stay).
-    pub async fn mark_quota_exceeded(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
-        let (failed, date) = futures_util::join!(
-            self.get(keys::FAILED_ACCOUNTS),
-            self.get(keys::LAST_FAILED_RESET_DATE)
-        );
-        let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
-        let reset = list.reset_if_new_day(now_ms);
-        if list.add(id) {
-            self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
-        }
-        if reset {
-            self.put(
-                keys::LAST_FAILED_RESET_DATE,
-                list.reset_date.clone().unwrap_or_default(),
-            )
-            .await?;
-        }
-        self.record_error(now_ms, id, "daily quota exhausted")
-            .await?;
-        with_cache(|c| {
-            if let Some((p, _)) = c.pool.as_mut() {
-                p.failed = list;
-            }
+    /// Daily quota spent: into FAILED_ACCOUNTS, in the isolate at once, then in KV (re-read
+    /// first so other isolates' entries stay).
+    pub async fn mark_quota_exceeded(&self, now_ms: u64, id: &str) {
+        let known = with_cache(|c| match c.pool.as_mut() {
+            Some((p, _)) => !p.failed.add(id),
+            None => false,
         });
-        Ok(())
+        if known {
+            return;
+        }
+        {
+            let _held = lock(keys::FAILED_ACCOUNTS).await;
+            let (failed, date) = futures_util::join!(
+                self.get(keys::FAILED_ACCOUNTS),
+                self.get(keys::LAST_FAILED_RESET_DATE)
+            );
+            let (Ok(failed), Ok(date)) = (failed, date) else {
+                return logged(
+                    "FAILED_ACCOUNTS",
+                    Err(GatewayError::Storage {
+                        message: "read failed".into(),
+                    }),
+                );
+            };
+            let mut list = FailedAccounts::parse(failed.as_deref(), date.as_deref());
+            let reset = list.reset_if_new_day(now_ms);
+            if list.add(id) {
+                logged(
+                    "FAILED_ACCOUNTS",
+                    self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await,
+                );
+            }
+            if reset {
+                let date = list.reset_date.clone().unwrap_or_default();
+                logged(
+                    "FAILED_ACCOUNTS",
+                    self.put(keys::LAST_FAILED_RESET_DATE, date).await,
+                );
+            }
+            with_cache(|c| {
+                if let Some((p, _)) = c.pool.as_mut() {
+                    p.failed = list;
+                }
+            });
+        }
+        self.record_error(now_ms, id, "daily quota exhausted").await;
     }
 
     /// Back to healthy: out of FAILED_ACCOUNTS, no dead mark, no cool-down, no last error.
     pub async fn reset_account(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
-        let (failed, date) = futures_util::join!(
-            self.get(keys::FAILED_ACCOUNTS),
-            self.get(keys::LAST_FAILED_RESET_DATE)
-        );
-        let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
-        if list.remove(id) {
-            self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
+        {
+            let _held = lock(keys::FAILED_ACCOUNTS).await;
+            let (failed, date) = futures_util::join!(
+                self.get(keys::FAILED_ACCOUNTS),
+                self.get(keys::LAST_FAILED_RESET_DATE)
+            );
+            let mut list = FailedAccounts::parse(failed?.as_deref(), date?.as_deref());
+            if list.remove(id) {
+                self.put(keys::FAILED_ACCOUNTS, list.to_kv()).await?;
+            }
+            with_cache(|c| {
+                if let Some((p, _)) = c.pool.as_mut() {
+                    p.failed = list;
+                }
+            });
         }
-        with_cache(|c| {
-            if let Some((p, _)) = c.pool.as_mut() {
-                p.failed = list;
+        // Whatever this isolate believes, KV must end up without the account's state.
+        let _held = lock(keys::ACCOUNT_STATUS).await;
+        let mut map = parse_status_map(self.get(keys::ACCOUNT_STATUS).await?.as_deref());
+        if map.remove(id).is_some() {
+            self.put(
+                keys::ACCOUNT_STATUS,
+                serde_json::to_string(&map).unwrap_or_default(),
+            )
+            .await?;
+        }
+        with_cache(|c| match c.pool.as_mut() {
+            Some((p, _)) => p.status = map,
+            None => {
+                let stale = now_ms.saturating_sub(self.cfg.cache_ttl_ms);
+                c.pool = Some((
+                    PoolState {
+                        status: map,
+                        ..Default::default()
+                    },
+                    stale,
+                ));
             }
         });
-        self.update_status(now_ms, id, |s| *s = AccountState::default())
-            .await
+        Ok(())
     }
 
     pub async fn add_to_index(&self, now_ms: u64, id: &str) -> Result<(), GatewayError> {
@@ -442,10 +606,14 @@ impl<'a> Store<'a> {
     }
 
     async fn index_ids(&self) -> Result<Vec<String>, GatewayError> {
-        Ok(match self.get(keys::ACCOUNTS_INDEX).await? {
-            Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-            None => self.rebuild_index().await?,
-        })
+        match self
+            .get(keys::ACCOUNTS_INDEX)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok())
+        {
+            Some(ids) => Ok(ids),
+            None => self.rebuild_index().await,
+        }
     }
 
     /// Rebuild the index from `list()` now (admin action after editing KV by hand).
@@ -454,18 +622,4 @@ impl<'a> Store<'a> {
         self.reload_pool(now_ms).await?;
         Ok(ids)
     }
-}
-
-/// Keep the newer of the cached and the given credentials.
-fn remember(id: &str, creds: Credentials) {
-    with_cache(|c| {
-        let keep_old = c
-            .creds
-            .get(id)
-            .map(|old| !creds.is_newer_or_same(old))
-            .unwrap_or(false);
-        if !keep_old {
-            c.creds.insert(id.to_owned(), creds);
-        }
-    });
 }

@@ -23,7 +23,7 @@ fn account_failure(id: &str, failure: AccountFailure) -> GatewayError {
 /// Credentials whose token can be used now. `rejected_token` is the access token that upstream
 /// just refused (401): then a refresh is forced unless someone already replaced that token.
 pub async fn usable_credentials(
-    store: &Store<'_>,
+    store: &Store,
     id: &str,
     rejected_token: Option<&str>,
 ) -> Result<Credentials, GatewayError> {
@@ -39,15 +39,13 @@ pub async fn usable_credentials(
     if good_to_use(oauth, rejected_token) {
         return Ok(creds);
     }
-    if store::try_begin_refresh(id) {
-        let result = refresh_locked(store, id, rejected_token).await;
-        store::end_refresh(id);
-        return result;
+    if store::try_begin_refresh(id, now_ms()) {
+        return refresh_to_the_end(store, id, rejected_token).await;
     }
     // Another request of this isolate is refreshing this account: wait for its result (polling
     // the isolate cache keeps every request's I/O in its own request context).
     let mut waited = 0;
-    while store::is_refreshing(id) {
+    while store::is_refreshing(id, now_ms()) {
         if waited >= WAIT_FOR_REFRESH_MS {
             return Err(account_failure(
                 id,
@@ -71,6 +69,41 @@ pub async fn usable_credentials(
     }
 }
 
+/// Runs the refresh under the request's `waitUntil`: if the client goes away mid-refresh, the
+/// rotated refresh token the server has already issued is still stored, and the refresh right is
+/// still released.
+async fn refresh_to_the_end(
+    store: &Store,
+    id: &str,
+    rejected_token: Option<&str>,
+) -> Result<Credentials, GatewayError> {
+    struct Right(String);
+    impl Drop for Right {
+        fn drop(&mut self) {
+            store::end_refresh(&self.0);
+        }
+    }
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let (task_store, task_id, rejected) = (
+        store.clone(),
+        id.to_owned(),
+        rejected_token.map(str::to_owned),
+    );
+    store.keep_running(async move {
+        let _right = Right(task_id.clone());
+        let result = refresh_locked(&task_store, &task_id, rejected.as_deref()).await;
+        let _ = tx.send(result);
+    });
+    rx.await.unwrap_or_else(|_| {
+        Err(account_failure(
+            id,
+            AccountFailure::Unavailable {
+                detail: "token refresh was interrupted".into(),
+            },
+        ))
+    })
+}
+
 fn good_to_use(c: &OAuthCredentials, rejected_token: Option<&str>) -> bool {
     c.is_fresh(now_ms()) && rejected_token != Some(c.access_token.as_str())
 }
@@ -78,7 +111,7 @@ fn good_to_use(c: &OAuthCredentials, rejected_token: Option<&str>) -> bool {
 /// Holding the account's refresh right: re-read KV (another isolate may have refreshed), else
 /// call the token endpoint, persist, then return.
 async fn refresh_locked(
-    store: &Store<'_>,
+    store: &Store,
     id: &str,
     rejected_token: Option<&str>,
 ) -> Result<Credentials, GatewayError> {
@@ -150,7 +183,7 @@ async fn refresh_locked(
                 format!("refresh token rejected ({code}: {description})")
             };
             let died = Credentials::OAuth(current).fingerprint();
-            store.mark_dead(now_ms(), id, &reason, Some(died)).await?;
+            store.mark_dead(now_ms(), id, &reason, Some(died)).await;
             Err(account_failure(id, AccountFailure::Dead { reason }))
         }
         TokenOutcome::Pending | TokenOutcome::SlowDown => Err(account_failure(
@@ -161,7 +194,7 @@ async fn refresh_locked(
         )),
         TokenOutcome::Unavailable { detail } => {
             let detail = format!("token endpoint failed: {detail}");
-            let _ = store.record_error(now_ms(), id, &detail).await;
+            store.record_error(now_ms(), id, &detail).await;
             Err(account_failure(id, AccountFailure::Unavailable { detail }))
         }
     }

@@ -124,6 +124,24 @@ describe('tokens', () => {
     await res.text();
   });
 
+  test('credentials replaced in KV elsewhere win at the next refresh, even with an older expiry', async () => {
+    await s.addAccount('swap');
+    let res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'swap' } });
+    assert.equal(res.status, 200);
+    await res.text();
+    // A new login lands in KV from another isolate or `setup:deploy`: its access token has
+    // already expired (older expiry than this isolate's copy), its refresh token is the live one.
+    const relogin = await s.mock.account('swap', { expires_in: -30 });
+    await s.kv.put('ACCOUNT:swap', JSON.stringify(qwenCodeCreds(relogin)));
+    res = await chat(s.url, hello, { headers: { 'x-qwen-account': 'swap' } });
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const stored = JSON.parse(await s.kv.get('ACCOUNT:swap'));
+    assert.notEqual(stored.refresh_token, relogin.refresh_token, 'refreshed from the new login');
+    const status = JSON.parse((await s.kv.get('ACCOUNT_STATUS')) ?? '{}');
+    assert.ok(!status.swap?.dead_reason);
+  });
+
   test('a token endpoint without rotation keeps the old refresh token', async () => {
     const a = await s.addAccount('norot', { expires_in: -5 });
     await s.mock.script('norot', { refresh: ['no_rotation'] });
