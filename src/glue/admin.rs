@@ -12,12 +12,6 @@ use crate::health::{report, summary_json, text_table, AccountReport};
 use serde_json::json;
 use worker::{Method, Request, Response};
 
-fn internal(e: worker::Error) -> GatewayError {
-    GatewayError::Internal {
-        message: e.to_string(),
-    }
-}
-
 pub async fn handle(
     req: &mut Request,
     store: &Store,
@@ -41,14 +35,14 @@ pub async fn handle(
         ["accounts"] => match method {
             Method::Get => {
                 let pool = store.pool(now_ms()).await?;
-                json_response(200, &json!({"accounts": pool.ids})).map_err(internal)
+                json_response(200, &json!({"accounts": pool.ids})).map_err(GatewayError::from)
             }
             _ => Err(allow("GET")),
         },
         ["reindex"] => match method {
             Method::Post => {
                 let ids = store.reindex(now_ms()).await?;
-                json_response(200, &json!({"accounts": ids})).map_err(internal)
+                json_response(200, &json!({"accounts": ids})).map_err(GatewayError::from)
             }
             _ => Err(allow("POST")),
         },
@@ -79,7 +73,8 @@ pub async fn handle(
             Method::Post => {
                 known(store, id).await?;
                 store.reset_account(now_ms(), id).await?;
-                json_response(200, &json!({"account": id, "reset": true})).map_err(internal)
+                json_response(200, &json!({"account": id, "reset": true}))
+                    .map_err(GatewayError::from)
             }
             _ => Err(allow("POST")),
         },
@@ -116,7 +111,7 @@ async fn reports(store: &Store) -> Result<Vec<AccountReport>, GatewayError> {
 }
 
 async fn health(req: &Request, store: &Store) -> Result<Response, GatewayError> {
-    let url = req.url().map_err(internal)?;
+    let url = req.url().map_err(GatewayError::from)?;
     let query = |name: &str| {
         url.query_pairs()
             .find(|(k, _)| k == name)
@@ -149,11 +144,11 @@ async fn health(req: &Request, store: &Store) -> Result<Response, GatewayError> 
         None => ua.starts_with("curl/") || ua.starts_with("Wget/"),
     };
     if text {
-        return text_response(200, text_table(&list, &pool.failed)).map_err(internal);
+        return text_response(200, text_table(&list, &pool.failed)).map_err(GatewayError::from);
     }
     let mut body = summary_json(&list, &pool.failed, now_ms());
     body["kv_operations"] = serde_json::to_value(kv_counters()).unwrap_or_default();
-    json_response(200, &body).map_err(internal)
+    json_response(200, &body).map_err(GatewayError::from)
 }
 
 /// A tiny real chat request on one account (costs one request of its quota).
@@ -195,7 +190,7 @@ async fn account_info(store: &Store, id: &str) -> Result<Response, GatewayError>
             Credentials::ApiKey(k) => body["base_url"] = json!(k.base_url),
         }
     }
-    json_response(200, &body).map_err(internal)
+    json_response(200, &body).map_err(GatewayError::from)
 }
 
 async fn put_account(req: &mut Request, store: &Store, id: &str) -> Result<Response, GatewayError> {
@@ -215,11 +210,11 @@ async fn put_account(req: &mut Request, store: &Store, id: &str) -> Result<Respo
         200,
         &json!({"account": id, "stored": true, "status": r.status, "kind": r.kind}),
     )
-    .map_err(internal)
+    .map_err(GatewayError::from)
 }
 
 async fn delete_account(store: &Store, id: &str) -> Result<Response, GatewayError> {
     known(store, id).await?;
     store.remove_account(now_ms(), id).await?;
-    json_response(200, &json!({"account": id, "deleted": true})).map_err(internal)
+    json_response(200, &json!({"account": id, "deleted": true})).map_err(GatewayError::from)
 }

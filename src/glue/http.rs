@@ -3,6 +3,15 @@
 use crate::error::GatewayError;
 use worker::{Headers, Response, Result};
 
+/// A runtime failure while building a response is a bug or an outage: 500.
+impl From<worker::Error> for GatewayError {
+    fn from(e: worker::Error) -> Self {
+        GatewayError::Internal {
+            message: e.to_string(),
+        }
+    }
+}
+
 pub fn cors(h: &Headers) {
     let _ = h.set("access-control-allow-origin", "*");
     let _ = h.set(

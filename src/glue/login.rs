@@ -30,12 +30,6 @@ fn key(id: &str) -> String {
     format!("LOGIN:{id}")
 }
 
-fn internal(e: worker::Error) -> GatewayError {
-    GatewayError::Internal {
-        message: e.to_string(),
-    }
-}
-
 fn upstream(message: String) -> GatewayError {
     GatewayError::Internal { message }
 }
@@ -84,7 +78,7 @@ pub async fn start(store: &Store, id: &str) -> Result<Response, GatewayError> {
             "next": format!("Open the URL, approve, then POST /admin/accounts/{id}/login/poll every {} s until status is 'authorized'.", pending.interval_ms / 1000),
         }),
     )
-    .map_err(internal)
+    .map_err(GatewayError::from)
 }
 
 pub async fn poll(store: &Store, id: &str) -> Result<Response, GatewayError> {
@@ -118,7 +112,7 @@ pub async fn poll(store: &Store, id: &str) -> Result<Response, GatewayError> {
             202,
             &json!({"account": id, "status": s, "user_code": p.user_code, "verification_uri": p.verification_uri, "interval": p.interval_ms / 1000}),
         )
-        .map_err(internal)
+        .map_err(GatewayError::from)
     };
     match parse_token_answer(status, &body) {
         TokenOutcome::Pending => pending_answer(&pending, "pending"),
@@ -147,7 +141,7 @@ pub async fn poll(store: &Store, id: &str) -> Result<Response, GatewayError> {
                 200,
                 &json!({"account": id, "status": "authorized", "stored": true}),
             )
-            .map_err(internal)
+            .map_err(GatewayError::from)
         }
         TokenOutcome::Rejected { code, description } => {
             store.delete_raw(&key(id)).await?;

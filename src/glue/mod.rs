@@ -61,12 +61,6 @@ fn announce(cfg: &Config) {
     }
 }
 
-fn internal(e: worker::Error) -> GatewayError {
-    GatewayError::Internal {
-        message: e.to_string(),
-    }
-}
-
 async fn route(
     mut req: Request,
     env: &Env,
@@ -81,7 +75,7 @@ async fn route(
         path
     };
     if method == Method::Options {
-        return preflight().map_err(internal);
+        return preflight().map_err(GatewayError::from);
     }
     let allow = |allowed: &'static str| GatewayError::MethodNotAllowed {
         method: method.to_string(),
@@ -89,20 +83,22 @@ async fn route(
     };
     match path.as_str() {
         "/" => match method {
-            Method::Get | Method::Head => json_response(200, &service_info(cfg)).map_err(internal),
+            Method::Get | Method::Head => {
+                json_response(200, &service_info(cfg)).map_err(GatewayError::from)
+            }
             _ => Err(allow("GET")),
         },
         "/health" => match method {
             Method::Get | Method::Head => {
                 json_response(200, &json!({"status": "ok", "timestamp": net::now_ms()}))
-                    .map_err(internal)
+                    .map_err(GatewayError::from)
             }
             _ => Err(allow("GET")),
         },
         "/v1/models" | "/models" => {
             check_client(&req, cfg)?;
             match method {
-                Method::Get => json_response(200, &models::list()).map_err(internal),
+                Method::Get => json_response(200, &models::list()).map_err(GatewayError::from),
                 _ => Err(allow("GET")),
             }
         }
@@ -126,7 +122,7 @@ async fn route(
                 .as_array()
                 .and_then(|d| d.iter().find(|m| m["id"] == id))
             {
-                Some(m) => json_response(200, m).map_err(internal),
+                Some(m) => json_response(200, m).map_err(GatewayError::from),
                 None => Err(GatewayError::NotFound { path: p.to_owned() }),
             }
         }
