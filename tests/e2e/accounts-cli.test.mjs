@@ -41,7 +41,7 @@ const login = (id, extra = []) => tool(['login', id, '--no-browser', '--oauth-ba
 describe('device flow (auth:add)', () => {
   test('pending, slow_down, then approval: saved 0600 with the issued tokens, PKCE verified', async () => {
     await ctl.call('POST', '/__mock/device/script', { polls: ['pending', 'slow_down', 'pending', 'approve'], account_id: 'dev-ok' });
-    const r = await login('ok1');
+    const r = await tool(['login', 'ok1', '--no-browser', '--oauth-base', mock.url, '--dir', local()], { env: { QWEN_ACCOUNTS_POLL_MS: '100' } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /code: \w+/);
     assert.match(r.stdout, /authorize\?user_code=/);
@@ -55,9 +55,11 @@ describe('device flow (auth:add)', () => {
     assert.ok(saved.expiry_date > Date.now() + 3_000_000);
     const polls = (await ctl.requests('/api/v1/oauth2/token')).filter((q) => q.body.grant_type?.includes('device_code'));
     assert.equal(polls.length, 4);
-    // slow_down makes the next wait longer (x1.5).
+    // slow_down makes the next waits 1.5 times longer: 100 ms (QWEN_ACCOUNTS_POLL_MS) becomes
+    // 150 ms. A sleep is a lower bound, so the gaps after it are at least 150 ms however loaded
+    // the machine is.
     const gaps = polls.slice(1).map((p, i) => p.time_ms - polls[i].time_ms);
-    assert.ok(gaps[2] > gaps[0] * 1.2, `gaps ${gaps}`);
+    assert.ok(gaps[0] >= 95 && gaps[1] >= 145 && gaps[2] >= 145, `gaps ${gaps}`);
     const [device] = await ctl.requests('/api/v1/oauth2/device/code');
     assert.equal(device.body.code_challenge_method, 'S256');
     assert.equal(device.body.client_id, 'f0304373b74a44d2b584a3fb70ca9e56');
