@@ -44,8 +44,11 @@ pub async fn handle(
 
     let mut attempts: Vec<(String, AccountFailure)> = Vec::new();
     let mut tried: Vec<String> = Vec::new();
-    for _ in 0..MAX_ATTEMPTS {
-        let pool = store.pool(now_ms()).await?;
+    for attempt_no in 0..MAX_ATTEMPTS {
+        // After a failure the pool state has changed (quota, cool-down, dead): look again.
+        if attempt_no > 0 {
+            pool = store.pool(now_ms()).await?;
+        }
         let now = now_ms();
         let mut candidates: Vec<(String, Option<u64>)> = Vec::new();
         for id in &pool.ids {
