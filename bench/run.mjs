@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { ROOT, MockControl, qwenCodeCreds, workerOptions } from '../tests/harness.mjs';
+import { ROOT, MockControl, qwenCodeCreds, workerOptions, COMPATIBILITY_DATE } from '../tests/harness.mjs';
 
 const run = promisify(execFile);
 const { values: opt } = parseArgs({
@@ -196,7 +196,7 @@ const persist = mkdtempSync(path.join(tmpdir(), 'qwen-bench-kv-'));
 const worker = await startWorker(mock.url, persist);
 worker.pids = workerdPids();
 const proxy = new Miniflare({
-  rootPath: ROOT, scriptPath: 'bench/proxy-floor.mjs', modules: true, compatibilityDate: '2026-07-01',
+  rootPath: ROOT, scriptPath: 'bench/proxy-floor.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
   bindings: { UPSTREAM: mock.url }, host: '127.0.0.1', port: 0,
 });
 proxy.url = (await proxy.ready).toString().replace(/\/$/, '');

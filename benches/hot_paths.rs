@@ -2,12 +2,14 @@
 //! `cargo bench --bench hot_paths`; bench/run.mjs reads the `bench <name> <ns> ns/op` lines.
 //! Native x86 is faster than WASM in workerd; the figures bound the CPU the gateway spends.
 
-use qwen_worker::chat_request::ChatRequest;
-use qwen_worker::classify::classify;
-use qwen_worker::client_auth::ClientKeys;
-use qwen_worker::credentials::{AccountKind, Credentials};
-use qwen_worker::pool::{choose, unusable_reason, Candidate, FailedAccounts, StatusMap};
-use qwen_worker::sse::inspect_start;
+use qwen_worker::accounts::credentials::{AccountKind, Credentials};
+use qwen_worker::accounts::failover::{CredentialsById, Plan};
+use qwen_worker::accounts::id::AccountId;
+use qwen_worker::accounts::pool::{FailedAccounts, PoolState};
+use qwen_worker::api::keys::{identify, ClientKeys};
+use qwen_worker::api::openai::chat::ChatRequest;
+use qwen_worker::qwen::classify::classify;
+use qwen_worker::qwen::sse::FirstEvent;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -67,27 +69,31 @@ fn main() {
 
 "#;
     bench("sse/inspect first event", || {
-        black_box(inspect_start(black_box(first_event)));
+        black_box(FirstEvent::default().push(black_box(first_event)));
     });
 
     let now = 1_795_600_000_000u64;
-    let ids: Vec<String> = (0..100).map(|i| format!("account-{i}")).collect();
-    let failed = FailedAccounts::parse(Some("account-3,account-50"), Some("2026-11-25"));
-    let status = StatusMap::new();
-    let expiries: Vec<u64> = (0..100).map(|i| now + 60_000 * (i % 60)).collect();
+    let ids: Vec<AccountId> = (0..100)
+        .map(|i| AccountId::parse(&format!("account-{i}")).unwrap())
+        .collect();
+    let mut creds_by_id = CredentialsById::default();
+    for (i, id) in ids.iter().enumerate() {
+        let c = format!(
+            r#"{{"access_token":"at-{i}","refresh_token":"rt-{i}","expiry_date":{}}}"#,
+            now + 60_000 * (i as u64 % 60)
+        );
+        creds_by_id.insert(id.to_string(), Credentials::parse(&c).unwrap());
+    }
+    let pool = PoolState {
+        ids,
+        failed: FailedAccounts::parse(Some("account-3,account-50"), Some("2026-11-25")),
+        status: Default::default(),
+    };
     let mut u = 0.0;
     bench("pool/select among 100 accounts", || {
-        let cands: Vec<Candidate> = ids
-            .iter()
-            .zip(&expiries)
-            .filter(|(id, _)| unusable_reason(id, &failed, &status, now, None).is_none())
-            .map(|(id, e)| Candidate {
-                id,
-                expiry_ms: Some(*e),
-            })
-            .collect();
         u = (u + 0.618_033_988_7) % 1.0;
-        black_box(choose(&cands, now, u));
+        let mut plan = Plan::new(None, &pool).unwrap();
+        black_box(plan.next(&pool, &creds_by_id, now, u));
     });
 
     let keys = ClientKeys::from_secrets(
@@ -95,7 +101,11 @@ fn main() {
         None,
     );
     bench("client_auth/check among 3 keys", || {
-        black_box(keys.accepts(Some(black_box("sk-cccccccccccccccccccccccc"))));
+        black_box(identify(
+            &keys,
+            Some("admin-x"),
+            Some(black_box("sk-cccccccccccccccccccccccc")),
+        ));
     });
 
     let creds = r#"{"access_token":"at-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","refresh_token":"rt-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","token_type":"Bearer","resource_url":"portal.qwen.ai","expiry_date":1795600000000}"#;
@@ -104,6 +114,6 @@ fn main() {
     });
     let quota = r#"{"error":{"message":"Free allocated quota exceeded.","type":"insufficient_quota","code":"insufficient_quota"}}"#;
     bench("classify/upstream error", || {
-        black_box(classify(429, None, black_box(quota)));
+        black_box(classify(429, None, black_box(quota), "sk-sent"));
     });
 }

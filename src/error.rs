@@ -1,24 +1,158 @@
-//! The one error type of the gateway.
+//! The one error type of the gateway, with no wire shape.
 //!
-//! Every failure that can reach a client is a [`GatewayError`]. Each variant knows its HTTP
-//! status, its OpenAI error `type` and `code`, and whether the request may fail over to another
-//! account. The body always has the OpenAI shape `{"error":{"message","type","param","code"}}`.
+//! Every failure that can reach a client is a [`GatewayError`]. Each variant knows its
+//! [`Category`] (and so its HTTP status), its machine-readable code, whether the client may
+//! retry, the level it is logged at, and its message for each [`Audience`]. How it looks on the
+//! wire belongs to the client's dialect (`api::openai::errors`, and the others beside it).
 
-use serde_json::{json, Value};
 use std::fmt;
 
-/// Why an upstream account could not serve a request (the failover-relevant classes of
-/// UPSTREAM.md). Kept separate so the pool can count and report them.
+/// Who an error message or a view is for: what they may learn depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone (a public API): no account ids, no failure reasons.
+    Public,
+    /// A holder of a client key: account ids and our own descriptions, never upstream's text.
+    Client,
+    /// The admin: everything, with secrets scrubbed.
+    Admin,
+}
+
+/// One account's failure on one request. Texts in `reason` and `detail` are ours (status codes,
+/// error codes, our wording); `note` is upstream's own text, already scrubbed of secrets, and
+/// only ever shown to the admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountFailure {
-    /// Daily quota spent: out until UTC midnight.
+    /// Daily quota spent: out until UTC midnight (`FAILED_ACCOUNTS`).
     Quota,
-    /// Short throttling: cool down for this many seconds.
+    /// Throttled: out for this many seconds.
     Throttled { retry_after_secs: u64 },
-    /// 401/403 on chat that survived a fresh token, or a dead refresh token.
-    Dead { reason: String },
-    /// 5xx, a network error or a first-byte timeout before anything reached the client.
-    Unavailable { detail: String },
+    /// Credentials refused after everything was tried (a fresh token, a second look at
+    /// storage): out until a person acts. `fingerprint`: of the credentials the failing request
+    /// actually sent, so that credentials replaced meanwhile are not declared dead.
+    Dead {
+        reason: String,
+        note: Option<String>,
+        fingerprint: Option<String>,
+    },
+    /// Upstream trouble (5xx, network error, timeout, an unreadable answer) or an unreadable
+    /// account record: the next account may do better.
+    Unavailable {
+        detail: String,
+        note: Option<String>,
+    },
+}
+
+impl AccountFailure {
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        AccountFailure::Unavailable {
+            detail: detail.into(),
+            note: None,
+        }
+    }
+
+    /// The machine-readable class, the same for every audience.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AccountFailure::Quota => "insufficient_quota",
+            AccountFailure::Throttled { .. } => "rate_limit_exceeded",
+            AccountFailure::Dead { .. } => "account_dead",
+            AccountFailure::Unavailable { .. } => "upstream_unavailable",
+        }
+    }
+
+    /// What happened, for `audience`. Clients get our wording; the admin also gets upstream's
+    /// (scrubbed) text.
+    pub fn describe(&self, audience: Audience) -> String {
+        let with_note = |ours: String, note: &Option<String>| match (audience, note) {
+            (Audience::Admin, Some(n)) if !n.is_empty() => format!("{ours}: {n}"),
+            _ => ours,
+        };
+        match self {
+            AccountFailure::Quota => "daily quota exhausted (resets at UTC midnight)".into(),
+            AccountFailure::Throttled { retry_after_secs } => {
+                format!("throttled by upstream, retry after {retry_after_secs}s")
+            }
+            AccountFailure::Dead { reason, note, .. } => format!(
+                "credentials no longer accepted ({}); log the account in again or replace its key",
+                with_note(reason.clone(), note)
+            ),
+            AccountFailure::Unavailable { detail, note } => {
+                format!("upstream unavailable ({})", with_note(detail.clone(), note))
+            }
+        }
+    }
+
+    /// What is written as the account's last error (seen by the admin only).
+    pub fn admin_text(&self) -> String {
+        match self {
+            AccountFailure::Dead { reason, note, .. }
+            | AccountFailure::Unavailable {
+                detail: reason,
+                note,
+            } => match note {
+                Some(n) if !n.is_empty() => format!("{reason}: {n}"),
+                _ => reason.clone(),
+            },
+            other => other.describe(Audience::Admin),
+        }
+    }
+}
+
+/// What kind of failure, independent of any dialect. Each dialect maps it to its own error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// 400: the request is malformed or names something that cannot work.
+    InvalidRequest,
+    /// 401
+    Authentication,
+    /// 403
+    Permission,
+    /// 404
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 413
+    TooLarge,
+    /// 415
+    UnsupportedMediaType,
+    /// 429: every usable account is throttled or out of quota.
+    RateLimited,
+    /// 502: upstream failed.
+    Upstream,
+    /// 503: nothing can serve (no account, or only dead ones).
+    Unavailable,
+    /// 500: our bug or our storage.
+    Internal,
+}
+
+impl Category {
+    pub fn status(self) -> u16 {
+        match self {
+            Category::InvalidRequest => 400,
+            Category::Authentication => 401,
+            Category::Permission => 403,
+            Category::NotFound => 404,
+            Category::MethodNotAllowed => 405,
+            Category::TooLarge => 413,
+            Category::UnsupportedMediaType => 415,
+            Category::RateLimited => 429,
+            Category::Upstream => 502,
+            Category::Unavailable => 503,
+            Category::Internal => 500,
+        }
+    }
+}
+
+/// How loudly an error is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The client's own mistake: not logged.
+    Quiet,
+    /// Upstream trouble: worth a line.
+    Warn,
+    /// Our bug or storage: always logged.
+    Error,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +164,7 @@ pub enum GatewayError {
     },
     /// Request body larger than we accept (413).
     PayloadTooLarge { limit: usize },
-    /// Wrong Content-Type (415).
+    /// A multipart upload (415).
     UnsupportedMediaType,
     /// Missing or wrong client key (401).
     Unauthorized,
@@ -40,30 +174,24 @@ pub enum GatewayError {
     AdminDisabled,
     /// No such route (404).
     NotFound { path: String },
-    /// Route exists, method does not (405).
-    MethodNotAllowed {
-        method: String,
-        allowed: &'static str,
-    },
+    /// The route exists, the method does not (405, with `Allow`).
+    MethodNotAllowed { method: String, allowed: String },
     /// No such account (admin API, pinned account) (404).
     UnknownAccount { id: String },
-    /// An upstream answer that is the client's fault (400 / 404 model / context too long):
-    /// returned as upstream sent it, no rotation.
+    /// Upstream said the request itself is wrong (400-499 other than auth, quota and
+    /// throttling): its status and its body, scrubbed of secrets, go back as they are.
     UpstreamClient { status: u16, body: String },
-    /// One account failed in a way that lets the request move on to another account.
-    Account {
-        account: String,
-        failure: AccountFailure,
-    },
     /// Every account is unusable or every attempt failed.
     NoAccountAvailable {
         attempts: Vec<(String, AccountFailure)>,
         retry_after_secs: Option<u64>,
         configured: usize,
     },
-    /// Account storage (KV) failed or holds something unreadable.
+    /// A service we depend on (the OAuth server) failed or answered nonsense (502).
+    UpstreamService { message: String },
+    /// Account storage (KV) failed or holds something unreadable (500).
     Storage { message: String },
-    /// A bug or an unexpected runtime failure.
+    /// A bug or an unexpected runtime failure (500).
     Internal { message: String },
 }
 
@@ -75,68 +203,61 @@ impl GatewayError {
         }
     }
 
-    pub fn status(&self) -> u16 {
+    pub fn category(&self) -> Category {
         use GatewayError::*;
         match self {
-            InvalidRequest { .. } => 400,
-            PayloadTooLarge { .. } => 413,
-            UnsupportedMediaType => 415,
-            Unauthorized | AdminUnauthorized => 401,
-            AdminDisabled | NotFound { .. } | UnknownAccount { .. } => 404,
-            MethodNotAllowed { .. } => 405,
-            UpstreamClient { status, .. } => *status,
-            Account { failure, .. } => match failure {
-                AccountFailure::Quota | AccountFailure::Throttled { .. } => 429,
-                AccountFailure::Dead { .. } => 502,
-                AccountFailure::Unavailable { .. } => 502,
+            InvalidRequest { .. } => Category::InvalidRequest,
+            PayloadTooLarge { .. } => Category::TooLarge,
+            UnsupportedMediaType => Category::UnsupportedMediaType,
+            Unauthorized | AdminUnauthorized => Category::Authentication,
+            AdminDisabled | NotFound { .. } | UnknownAccount { .. } => Category::NotFound,
+            MethodNotAllowed { .. } => Category::MethodNotAllowed,
+            UpstreamClient { status, .. } => match status {
+                401 => Category::Authentication,
+                403 => Category::Permission,
+                404 => Category::NotFound,
+                405 => Category::MethodNotAllowed,
+                413 => Category::TooLarge,
+                415 => Category::UnsupportedMediaType,
+                429 => Category::RateLimited,
+                _ => Category::InvalidRequest,
             },
             NoAccountAvailable {
                 attempts,
                 configured,
                 ..
             } => {
+                let throttled = |f: &AccountFailure| {
+                    matches!(f, AccountFailure::Quota | AccountFailure::Throttled { .. })
+                };
                 if *configured == 0 {
-                    503
-                } else if !attempts.is_empty()
-                    && attempts.iter().all(|(_, f)| {
-                        matches!(f, AccountFailure::Quota | AccountFailure::Throttled { .. })
-                    })
-                {
-                    429
+                    Category::Unavailable
+                } else if !attempts.is_empty() && attempts.iter().all(|(_, f)| throttled(f)) {
+                    Category::RateLimited
                 } else if attempts
                     .iter()
                     .any(|(_, f)| matches!(f, AccountFailure::Unavailable { .. }))
                 {
-                    502
+                    Category::Upstream
                 } else {
-                    503
+                    Category::Unavailable
                 }
             }
-            Storage { .. } | Internal { .. } => 500,
+            UpstreamService { .. } => Category::Upstream,
+            Storage { .. } | Internal { .. } => Category::Internal,
         }
     }
 
-    /// The OpenAI error `type`.
-    pub fn error_type(&self) -> &'static str {
-        use GatewayError::*;
+    pub fn status(&self) -> u16 {
         match self {
-            InvalidRequest { .. }
-            | PayloadTooLarge { .. }
-            | UnsupportedMediaType
-            | NotFound { .. }
-            | MethodNotAllowed { .. }
-            | UnknownAccount { .. }
-            | AdminDisabled => "invalid_request_error",
-            Unauthorized | AdminUnauthorized => "authentication_error",
-            UpstreamClient { .. } => "invalid_request_error",
-            Account { .. } | NoAccountAvailable { .. } => match self.status() {
-                429 => "rate_limit_error",
-                _ => "upstream_error",
-            },
-            Storage { .. } | Internal { .. } => "server_error",
+            // Only statuses 400-499 are relayed (classification guarantees it); the category
+            // covers anything else.
+            GatewayError::UpstreamClient { status, .. } if (400..500).contains(status) => *status,
+            other => other.category().status(),
         }
     }
 
+    /// A machine-readable code, the same in every dialect that has a place for one.
     pub fn code(&self) -> Option<&'static str> {
         use GatewayError::*;
         Some(match self {
@@ -150,7 +271,6 @@ impl GatewayError {
             MethodNotAllowed { .. } => "method_not_allowed",
             UnknownAccount { .. } => "account_not_found",
             UpstreamClient { .. } => return None,
-            Account { failure, .. } => failure_code(failure),
             NoAccountAvailable { configured: 0, .. } => "no_accounts_configured",
             NoAccountAvailable { attempts, .. } => {
                 if attempts.is_empty() {
@@ -160,30 +280,30 @@ impl GatewayError {
                     .all(|(_, f)| matches!(f, AccountFailure::Quota))
                 {
                     "insufficient_quota"
-                } else if self.status() == 429 {
+                } else if self.category() == Category::RateLimited {
                     "rate_limit_exceeded"
                 } else {
                     "all_accounts_failed"
                 }
             }
+            UpstreamService { .. } => "upstream_error",
             Storage { .. } => "storage_error",
             Internal { .. } => "internal_error",
         })
     }
 
-    /// May the request be retried on another account?
-    pub fn may_fail_over(&self) -> bool {
-        matches!(self, GatewayError::Account { .. })
+    /// The request parameter at fault, when known.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            GatewayError::InvalidRequest { param, .. } => param.as_deref(),
+            _ => None,
+        }
     }
 
-    /// Seconds a client should wait, when we know.
+    /// Seconds a client should wait before trying again, when we know. Sent on the 503 too:
+    /// SDKs that retry honour it, and some account comes back then.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            GatewayError::Account {
-                failure: AccountFailure::Throttled { retry_after_secs },
-                ..
-            } => Some(*retry_after_secs),
-            // Also on a 503: SDKs that retry honour it, and some account recovers then.
             GatewayError::NoAccountAvailable {
                 retry_after_secs, ..
             } => *retry_after_secs,
@@ -191,7 +311,33 @@ impl GatewayError {
         }
     }
 
-    pub fn message(&self) -> String {
+    /// The methods a 405 names in `Allow`.
+    pub fn allow(&self) -> Option<&str> {
+        match self {
+            GatewayError::MethodNotAllowed { allowed, .. } => Some(allowed),
+            _ => None,
+        }
+    }
+
+    /// May the same request succeed if the client sends it again later?
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.category(),
+            Category::RateLimited | Category::Upstream | Category::Unavailable
+        ) && !matches!(self, GatewayError::NoAccountAvailable { configured: 0, .. })
+    }
+
+    pub fn level(&self) -> Level {
+        match self.category() {
+            Category::Internal => Level::Error,
+            Category::Upstream | Category::Unavailable => Level::Warn,
+            _ => Level::Quiet,
+        }
+    }
+
+    /// The message for `audience`. Upstream's own words reach the admin only; in a public
+    /// deployment nobody but the admin learns account ids or why they failed.
+    pub fn message(&self, audience: Audience) -> String {
         use GatewayError::*;
         match self {
             InvalidRequest { message, .. } => message.clone(),
@@ -204,78 +350,36 @@ impl GatewayError {
             MethodNotAllowed { method, allowed } => format!("Method {method} is not allowed here; use {allowed}."),
             UnknownAccount { id } => format!("No account with id '{id}'."),
             UpstreamClient { body, .. } => upstream_message(body),
-            Account { account, failure } => format!("Account '{account}': {}", describe_failure(failure)),
             NoAccountAvailable { configured: 0, .. } => {
                 "No Qwen account is configured: set the QWEN_OAUTH_CREDS secret or add ACCOUNT:<id> keys to the QWEN_TOKEN_CACHE KV namespace.".into()
             }
             NoAccountAvailable { attempts, configured, .. } => {
                 if attempts.is_empty() {
-                    format!("None of the {configured} configured Qwen accounts is usable right now (quota spent, cooling down or dead); see /admin/health.")
-                } else {
-                    let tried: Vec<String> =
-                        attempts.iter().map(|(id, f)| format!("'{id}': {}", describe_failure(f))).collect();
-                    format!("No Qwen account could answer ({} of {configured} tried): {}.", attempts.len(), tried.join("; "))
+                    return format!("None of the {configured} configured Qwen accounts is usable right now (quota spent, cooling down or dead); see /admin/health.");
                 }
+                if audience == Audience::Public {
+                    return format!("No Qwen account could answer right now ({} of {configured} tried); the admin can see why in /admin/health.", attempts.len());
+                }
+                let tried: Vec<String> = attempts
+                    .iter()
+                    .map(|(id, f)| format!("'{id}': {}", f.describe(audience)))
+                    .collect();
+                format!("No Qwen account could answer ({} of {configured} tried): {}.", attempts.len(), tried.join("; "))
             }
+            UpstreamService { message } => format!("Upstream service error: {message}"),
             Storage { message } => format!("Account storage error: {message}"),
             Internal { message } => format!("Internal error: {message}"),
         }
     }
-
-    /// The OpenAI-shaped error body. For a client error that came from upstream, upstream's own
-    /// body is kept when it already has that shape.
-    pub fn body(&self) -> Value {
-        if let GatewayError::UpstreamClient { body, .. } = self {
-            if let Ok(v) = serde_json::from_str::<Value>(body) {
-                if v.get("error").map(|e| e.is_object()).unwrap_or(false) {
-                    return v;
-                }
-            }
-        }
-        let param = match self {
-            GatewayError::InvalidRequest { param, .. } => param.clone(),
-            _ => None,
-        };
-        json!({
-            "error": {
-                "message": self.message(),
-                "type": self.error_type(),
-                "param": param,
-                "code": self.code(),
-            }
-        })
-    }
 }
 
-fn failure_code(f: &AccountFailure) -> &'static str {
-    match f {
-        AccountFailure::Quota => "insufficient_quota",
-        AccountFailure::Throttled { .. } => "rate_limit_exceeded",
-        AccountFailure::Dead { .. } => "account_dead",
-        AccountFailure::Unavailable { .. } => "upstream_unavailable",
-    }
-}
-
-pub fn describe_failure(f: &AccountFailure) -> String {
-    match f {
-        AccountFailure::Quota => "daily quota exhausted (resets at UTC midnight)".into(),
-        AccountFailure::Throttled { retry_after_secs } => {
-            format!("throttled by Qwen, retry after {retry_after_secs}s")
-        }
-        AccountFailure::Dead { reason } => {
-            format!("credentials no longer accepted ({reason}); log the account in again")
-        }
-        AccountFailure::Unavailable { detail } => format!("upstream unavailable ({detail})"),
-    }
-}
-
-/// Best-effort message from an upstream error body, for when it has no OpenAI shape.
+/// The message of an upstream error body: its `error.message` or `message`, else the start of it.
 fn upstream_message(body: &str) -> String {
-    if let Ok(v) = serde_json::from_str::<Value>(body) {
-        if let Some(m) = v.pointer("/error/message").and_then(Value::as_str) {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        if let Some(m) = v.pointer("/error/message").and_then(|m| m.as_str()) {
             return m.to_owned();
         }
-        if let Some(m) = v.get("message").and_then(Value::as_str) {
+        if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
             return m.to_owned();
         }
     }
@@ -285,50 +389,43 @@ fn upstream_message(body: &str) -> String {
 
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status(), self.message())
+        write!(f, "{} {}", self.status(), self.message(Audience::Admin))
     }
 }
 
 impl std::error::Error for GatewayError {}
 
+/// A storage failure, in words that name the key and never a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<StoreError> for GatewayError {
+    fn from(e: StoreError) -> Self {
+        GatewayError::Storage { message: e.0 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_error_has_openai_shape() {
-        let errors = vec![
-            GatewayError::invalid("messages is required", Some("messages")),
-            GatewayError::PayloadTooLarge { limit: 10 },
-            GatewayError::Unauthorized,
-            GatewayError::NotFound { path: "/x".into() },
-            GatewayError::MethodNotAllowed {
-                method: "GET".into(),
-                allowed: "POST",
-            },
-            GatewayError::Internal {
-                message: "boom".into(),
-            },
-        ];
-        for e in errors {
-            let b = e.body();
-            let err = b.get("error").expect("error object");
-            for field in ["message", "type", "param", "code"] {
-                assert!(err.get(field).is_some(), "{field} missing in {b}");
-            }
-            assert!(e.status() >= 400);
-        }
-        let b = GatewayError::invalid("m", Some("messages")).body();
-        assert_eq!(b["error"]["param"], "messages");
+    fn id(s: &str) -> String {
+        s.to_owned()
     }
 
     #[test]
     fn all_quota_is_429_with_retry_after() {
         let e = GatewayError::NoAccountAvailable {
             attempts: vec![
-                ("a".into(), AccountFailure::Quota),
+                (id("a"), AccountFailure::Quota),
                 (
-                    "b".into(),
+                    id("b"),
                     AccountFailure::Throttled {
                         retry_after_secs: 5,
                     },
@@ -340,68 +437,115 @@ mod tests {
         assert_eq!(e.status(), 429);
         assert_eq!(e.retry_after_secs(), Some(5));
         assert_eq!(e.code(), Some("rate_limit_exceeded"));
+        assert!(e.retryable());
+        assert_eq!(e.level(), Level::Quiet);
     }
 
     #[test]
     fn dead_accounts_are_never_a_raw_401() {
-        let e = GatewayError::NoAccountAvailable {
+        let dead = GatewayError::NoAccountAvailable {
             attempts: vec![(
-                "a".into(),
+                id("a"),
                 AccountFailure::Dead {
-                    reason: "401 after refresh".into(),
+                    reason: "rejected with a freshly refreshed token (HTTP 401)".into(),
+                    note: Some("invalid access token or token expired".into()),
+                    fingerprint: None,
                 },
             )],
             retry_after_secs: None,
             configured: 1,
         };
-        assert_eq!(e.status(), 503);
-        assert!(e.message().contains("log the account in again"));
-        let e = GatewayError::NoAccountAvailable {
-            attempts: vec![(
-                "a".into(),
-                AccountFailure::Unavailable {
-                    detail: "HTTP 500".into(),
-                },
-            )],
-            retry_after_secs: None,
-            configured: 1,
-        };
-        assert_eq!(e.status(), 502);
-        assert_eq!(
-            GatewayError::NoAccountAvailable {
-                attempts: vec![],
-                retry_after_secs: None,
-                configured: 0
-            }
-            .status(),
-            503
+        assert_eq!(dead.status(), 503);
+        assert!(dead
+            .message(Audience::Client)
+            .contains("log the account in again"));
+        assert!(!dead
+            .message(Audience::Client)
+            .contains("invalid access token"));
+        assert!(dead
+            .message(Audience::Admin)
+            .contains("invalid access token"));
+        let public = dead.message(Audience::Public);
+        assert!(
+            !public.contains("'a'") && !public.contains("401"),
+            "{public}"
         );
+        let failed = GatewayError::NoAccountAvailable {
+            attempts: vec![(id("a"), AccountFailure::unavailable("HTTP 500"))],
+            retry_after_secs: None,
+            configured: 1,
+        };
+        assert_eq!(failed.status(), 502);
+        assert_eq!(failed.level(), Level::Warn);
+        let none = GatewayError::NoAccountAvailable {
+            attempts: vec![],
+            retry_after_secs: None,
+            configured: 0,
+        };
+        assert_eq!(none.status(), 503);
+        assert!(!none.retryable());
     }
 
     #[test]
-    fn upstream_client_errors_keep_their_body() {
+    fn upstream_client_errors_keep_status_and_message() {
         let body = r#"{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#;
         let e = GatewayError::UpstreamClient {
             status: 404,
             body: body.into(),
         };
         assert_eq!(e.status(), 404);
-        assert_eq!(e.body()["error"]["code"], "model_not_found");
+        assert_eq!(e.category(), Category::NotFound);
+        assert_eq!(e.message(Audience::Client), "The model `x` does not exist");
         let e = GatewayError::UpstreamClient {
             status: 400,
             body: "plain text".into(),
         };
-        assert_eq!(e.body()["error"]["type"], "invalid_request_error");
-        assert!(!e.may_fail_over());
+        assert!(e.message(Audience::Client).contains("plain text"));
+        assert!(!e.retryable());
     }
 
     #[test]
-    fn only_account_failures_fail_over() {
-        assert!(GatewayError::Account {
-            account: "a".into(),
-            failure: AccountFailure::Quota
+    fn oauth_server_trouble_is_a_502_and_ours_a_500() {
+        let e = GatewayError::UpstreamService {
+            message: "the Qwen OAuth server is unreachable".into(),
+        };
+        assert_eq!((e.status(), e.code()), (502, Some("upstream_error")));
+        let e = GatewayError::Internal {
+            message: "boom".into(),
+        };
+        assert_eq!((e.status(), e.level()), (500, Level::Error));
+        let e = GatewayError::MethodNotAllowed {
+            method: "PROPFIND".into(),
+            allowed: "GET, HEAD".into(),
+        };
+        assert_eq!((e.status(), e.allow()), (405, Some("GET, HEAD")));
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn upstream_text_reaches_the_admin_only() {
+        let f = AccountFailure::Dead {
+            reason: "API key rejected (HTTP 401)".into(),
+            note: Some("Incorrect API key provided: sk-***".into()),
+            fingerprint: None,
+        };
+        assert!(f.describe(Audience::Admin).contains("Incorrect API key"));
+        for a in [Audience::Client, Audience::Public] {
+            let d = f.describe(a);
+            assert!(d.contains("HTTP 401") && !d.contains("Incorrect"), "{d}");
         }
-        .may_fail_over());
-        assert!(!GatewayError::Unauthorized.may_fail_over());
+        assert_eq!(
+            f.admin_text(),
+            "API key rejected (HTTP 401): Incorrect API key provided: sk-***"
+        );
+        assert_eq!(
+            AccountFailure::unavailable("HTTP 500").admin_text(),
+            "HTTP 500"
+        );
+        assert_eq!(f.code(), "account_dead");
     }
 }

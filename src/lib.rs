@@ -1,21 +1,25 @@
-//! qwen-worker: an OpenAI-compatible gateway to Qwen's coder models, as a Cloudflare Worker.
+//! qwen-worker: a gateway to Qwen models for OpenAI-style clients, as a Cloudflare Worker.
 //!
-//! The pure modules below hold every rule and are tested natively with `cargo test`; `glue`
-//! (compiled for wasm32 only) wires them to the Workers runtime: routes, KV, fetch and streams.
+//! Every rule lives in the pure modules below, tested natively with `cargo test`: the account
+//! domain and its failover policy (`accounts`), the upstream protocol (`qwen`), the client
+//! dialects (`api`), the KV layout (`kv_layout`), configuration and errors. `worker` (compiled
+//! for wasm32 only) sequences the I/O: routes, KV, fetch, streams. docs/ARCHITECTURE.md has the
+//! picture.
 
-pub mod chat_request;
-pub mod classify;
-pub mod client_auth;
-pub mod credentials;
+// Nothing outside tests may panic on what a client or upstream sends.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod accounts;
+pub mod api;
+pub mod config;
 pub mod error;
-pub mod health;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod local_accounts;
-pub mod models;
-pub mod oauth;
-pub mod pool;
-pub mod sse;
-pub mod upstream;
+pub mod kv_layout;
+pub mod qwen;
+pub mod store;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
-mod glue;
+mod worker;

@@ -3,9 +3,12 @@
 import { Miniflare } from 'miniflare';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { startMock } from './mock/upstream.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The runtime date the Worker is deployed with: tests and benchmarks run the same. */
+export const COMPATIBILITY_DATE = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8'))[1];
 export const CLIENT_KEY = 'sk-test-client';
 export const ADMIN_KEY = 'admin-test-secret';
 
@@ -51,7 +54,7 @@ export function workerOptions(bindings, persistDir) {
     scriptPath: 'build/index.js',
     modules: true,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-    compatibilityDate: '2026-07-01',
+    compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ['QWEN_TOKEN_CACHE'],
     kvPersist: persistDir ?? false,
     bindings,

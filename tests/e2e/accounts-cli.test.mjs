@@ -16,7 +16,7 @@ const execFileP = promisify(execFile);
 /** Runs the tool; resolves {code, stdout, stderr} whatever the exit code. */
 function tool(args, { env = {}, input } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, QWEN_ACCOUNTS_POLL_MS: '40', ...env } });
+    const child = spawn(BIN, args, { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '', stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -36,12 +36,12 @@ before(async () => {
 after(async () => { await mock.close(); rmSync(dir, { recursive: true, force: true }); });
 
 const local = () => path.join(dir, 'local');
-const login = (id, extra = []) => tool(['login', id, '--no-browser', '--oauth-base', mock.url, '--dir', local(), ...extra]);
+const login = (id, extra = []) => tool(['login', id, '--no-browser', '--poll-ms', '40', '--oauth-base', mock.url, '--dir', local(), ...extra]);
 
 describe('device flow (auth:add)', () => {
   test('pending, slow_down, then approval: saved 0600 with the issued tokens, PKCE verified', async () => {
     await ctl.call('POST', '/__mock/device/script', { polls: ['pending', 'slow_down', 'pending', 'approve'], account_id: 'dev-ok' });
-    const r = await tool(['login', 'ok1', '--no-browser', '--oauth-base', mock.url, '--dir', local()], { env: { QWEN_ACCOUNTS_POLL_MS: '100' } });
+    const r = await tool(['login', 'ok1', '--no-browser', '--poll-ms', '100', '--oauth-base', mock.url, '--dir', local()]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /code: \w+/);
     assert.match(r.stdout, /authorize\?user_code=/);
@@ -55,7 +55,7 @@ describe('device flow (auth:add)', () => {
     assert.ok(saved.expiry_date > Date.now() + 3_000_000);
     const polls = (await ctl.requests('/api/v1/oauth2/token')).filter((q) => q.body.grant_type?.includes('device_code'));
     assert.equal(polls.length, 4);
-    // slow_down makes the next waits 1.5 times longer: 100 ms (QWEN_ACCOUNTS_POLL_MS) becomes
+    // slow_down makes the next waits 1.5 times longer: 100 ms (--poll-ms) becomes
     // 150 ms. A sleep is a lower bound, so the gaps after it are at least 150 ms however loaded
     // the machine is.
     const gaps = polls.slice(1).map((p, i) => p.time_ms - polls[i].time_ms);
@@ -78,9 +78,7 @@ describe('device flow (auth:add)', () => {
   test('Ctrl-C while waiting saves nothing and leaves other accounts alone', async () => {
     await ctl.call('POST', '/__mock/device/script', { polls: Array(200).fill('pending') });
     const before = readFileSync(path.join(local(), 'oauth_creds_ok1.json'), 'utf8');
-    const child = spawn(BIN, ['login', 'ok1', '--no-browser', '--oauth-base', mock.url, '--dir', local()], {
-      env: { ...process.env, QWEN_ACCOUNTS_POLL_MS: '40' },
-    });
+    const child = spawn(BIN, ['login', 'ok1', '--no-browser', '--poll-ms', '40', '--oauth-base', mock.url, '--dir', local()]);
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });

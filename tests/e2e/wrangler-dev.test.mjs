@@ -76,9 +76,9 @@ test('curl: a streamed answer, a bad key, bad JSON, and the health table', async
 
 test('an account added with auth:add and setup:deploy --local is served; remove-kv takes it out', async () => {
   const tool = (args, env = {}) => run(path.join(ROOT, 'target/release/qwen-accounts'),
-    [...args, '--dir', path.join(dir, 'local')], { cwd: ROOT, env: { ...process.env, QWEN_ACCOUNTS_POLL_MS: '30', ...env } });
+    [...args, '--dir', path.join(dir, 'local')], { cwd: ROOT, env: { ...process.env, ...env } });
   await fetch(`${mockUrl}/__mock/device/script`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ polls: ['pending', 'approve'], account_id: 'cli-acct' }) });
-  await tool(['login', 'fresh', '--no-browser', '--oauth-base', mockUrl]);
+  await tool(['login', 'fresh', '--no-browser', '--poll-ms', '30', '--oauth-base', mockUrl]);
   await tool(['deploy', 'fresh', '--local', '--persist-to', path.join(dir, 'state')]);
   const ask = async (headers = {}) => {
     const res = await fetch(`${url}/v1/chat/completions`, {

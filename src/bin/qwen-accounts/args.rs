@@ -1,0 +1,79 @@
+//! Command-line options of the account tool.
+
+use qwen_worker::qwen::oauth::DEFAULT_OAUTH_BASE_URL;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: qwen-accounts <command> [args] [options]
+
+local accounts (.qwen/):
+  login <id>               log in with the OAuth device flow (QR code, browser) and save the account
+  import <id> [path]       take qwen-code's credentials (default ~/.qwen/oauth_creds.json)
+  key <id> <base_url>      an API-key account; the key comes from QWEN_API_KEY or standard input
+  list                     local accounts, validity and time left
+  remove <id>              delete a local account
+
+KV (binding QWEN_TOKEN_CACHE, through wrangler; add --local for wrangler dev's local KV):
+  deploy <id> [--force]    store a local account in KV and in the ACCOUNTS index
+  deploy-all [--force]     every local account
+  list-kv                  accounts in KV, and whether the index matches
+  remove-kv <id>           delete an account from KV and from the index
+  health                   the status table of every account in KV
+
+secrets:
+  secrets                  set OPENAI_API_KEYS and ADMIN_SECRET_KEY with `wrangler secret put`
+
+options: --local  --persist-to DIR  --config wrangler.toml  --dir .qwen  --oauth-base URL  --no-browser
+         --poll-ms MS (the device flow's first poll interval)";
+
+pub struct Options {
+    pub args: Vec<String>,
+    pub local: bool,
+    pub force: bool,
+    pub no_browser: bool,
+    pub persist_to: Option<String>,
+    pub config: Option<String>,
+    pub dir: PathBuf,
+    pub oauth_base: String,
+    /// Overrides the server's poll interval (for slow links, and tests).
+    pub poll_ms: Option<u64>,
+}
+
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut o = Options {
+        args: Vec::new(),
+        local: false,
+        force: false,
+        no_browser: false,
+        persist_to: None,
+        config: None,
+        dir: PathBuf::from(std::env::var("QWEN_ACCOUNTS_DIR").unwrap_or_else(|_| ".qwen".into())),
+        oauth_base: std::env::var("QWEN_OAUTH_BASE_URL")
+            .unwrap_or_else(|_| DEFAULT_OAUTH_BASE_URL.into()),
+        poll_ms: None,
+    };
+    let mut it = args;
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--local" => o.local = true,
+            "--force" => o.force = true,
+            "--no-browser" => o.no_browser = true,
+            "--persist-to" => o.persist_to = Some(value("--persist-to")?),
+            "--config" => o.config = Some(value("--config")?),
+            "--dir" => o.dir = PathBuf::from(value("--dir")?),
+            "--oauth-base" => o.oauth_base = value("--oauth-base")?,
+            "--poll-ms" => {
+                let v = value("--poll-ms")?;
+                o.poll_ms = Some(
+                    v.parse()
+                        .map_err(|_| format!("--poll-ms takes milliseconds, not '{v}'"))?,
+                );
+            }
+            "-h" | "--help" => o.args = vec!["help".into()],
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            _ => o.args.push(a),
+        }
+    }
+    Ok(o)
+}

@@ -1,0 +1,10 @@
+//! The upstream, pure: where a request goes and what it carries for each account, what an
+//! answer means (error classes, the first streamed event), the OAuth protocol and its device
+//! flow, and the scrubbing of secrets from upstream text.
+
+pub mod classify;
+pub mod device_flow;
+pub mod oauth;
+pub mod request;
+pub mod scrub;
+pub mod sse;

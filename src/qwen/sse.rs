@@ -1,0 +1,170 @@
+//! Just enough Server-Sent Events parsing to decide whether a streamed answer has really started.
+//!
+//! Before the first byte goes to the client the gateway may still fail over, so it reads upstream
+//! until the first complete event and looks at it. The scan is incremental (each byte is looked
+//! at once, whatever the chunking) and bounded: a first event longer than the cap is not waited
+//! for. Everything after the first event is passed through untouched.
+
+/// A first event longer than this (without its blank line) means the stream is not usable.
+pub const FIRST_EVENT_CAP: usize = 64 * 1024;
+
+/// What the start of a stream says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamStart {
+    /// Not one complete event yet: read more.
+    NeedMore,
+    /// A normal first event: commit to this account.
+    Data,
+    /// The first event is an error object (`data: {"error":...}`); its data is returned.
+    Error(String),
+    /// No event boundary within the cap.
+    TooLong,
+}
+
+/// The first event of a stream, read chunk by chunk.
+#[derive(Debug)]
+pub struct FirstEvent {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already scanned for a boundary (minus the few a boundary may straddle).
+    scanned: usize,
+    cap: usize,
+}
+
+impl Default for FirstEvent {
+    fn default() -> Self {
+        FirstEvent::with_cap(FIRST_EVENT_CAP)
+    }
+}
+
+impl FirstEvent {
+    pub fn with_cap(cap: usize) -> Self {
+        FirstEvent {
+            buf: Vec::new(),
+            scanned: 0,
+            cap,
+        }
+    }
+
+    /// Takes the next chunk and says what the stream's start is, as far as it can tell.
+    pub fn push(&mut self, chunk: &[u8]) -> StreamStart {
+        let room = self.cap.saturating_sub(self.buf.len());
+        self.buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        // A boundary can straddle chunks: look again at the last 3 bytes already seen.
+        let from = self.scanned.saturating_sub(3);
+        if let Some(end) = find_event_end(&self.buf, from) {
+            return inspect(&self.buf[..end]);
+        }
+        self.scanned = self.buf.len();
+        if self.buf.len() >= self.cap {
+            StreamStart::TooLong
+        } else {
+            StreamStart::NeedMore
+        }
+    }
+}
+
+/// Examines one complete event.
+fn inspect(event: &[u8]) -> StreamStart {
+    let event = String::from_utf8_lossy(event);
+    let mut data = String::new();
+    for line in event.lines() {
+        if let Some(rest) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+        }
+    }
+    if data.is_empty() {
+        // A comment or keep-alive only: the stream is alive, so commit.
+        return StreamStart::Data;
+    }
+    let trimmed = data.trim_start();
+    if trimmed.starts_with('{') && trimmed[1..].trim_start().starts_with("\"error\"") {
+        return StreamStart::Error(data);
+    }
+    StreamStart::Data
+}
+
+/// Index just past the blank line that ends the first event (`\n\n`, `\r\n\r\n` or `\r\r`),
+/// looking from `from` on.
+fn find_event_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 1 < buf.len() {
+        match (buf[i], buf[i + 1]) {
+            (b'\n', b'\n') | (b'\r', b'\r') => return Some(i + 2),
+            (b'\r', b'\n') if buf.get(i + 2) == Some(&b'\r') && buf.get(i + 3) == Some(&b'\n') => {
+                return Some(i + 4)
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(bytes: &[u8]) -> StreamStart {
+        FirstEvent::default().push(bytes)
+    }
+
+    #[test]
+    fn waits_for_a_whole_event() {
+        assert_eq!(whole(b""), StreamStart::NeedMore);
+        assert_eq!(whole(b"data: {\"id\":\"x\",\"choi"), StreamStart::NeedMore);
+        assert_eq!(whole(b"data: {\"id\":\"x\"}\n"), StreamStart::NeedMore);
+        assert_eq!(whole(b"data: {\"id\":\"x\"}\n\ndata: {"), StreamStart::Data);
+        assert_eq!(whole(b"data: {\"id\":\"x\"}\r\n\r\n"), StreamStart::Data);
+    }
+
+    #[test]
+    fn error_first_events_are_seen() {
+        let s = whole(b"data: {\"error\":{\"code\":\"insufficient_quota\"}}\n\n");
+        assert!(matches!(s, StreamStart::Error(ref d) if d.contains("insufficient_quota")));
+        assert_eq!(whole(b": keep-alive\n\n"), StreamStart::Data);
+        assert_eq!(whole(b"data: [DONE]\n\n"), StreamStart::Data);
+    }
+
+    #[test]
+    fn boundaries_split_across_chunks_are_found_byte_by_byte() {
+        for text in [
+            &b"data: {\"a\":1}\n\n"[..],
+            b"data: {\"a\":1}\r\n\r\n",
+            b"data: {\"error\":{}}\r\r",
+        ] {
+            let mut fe = FirstEvent::default();
+            let mut last = StreamStart::NeedMore;
+            for b in text {
+                assert_eq!(last, StreamStart::NeedMore);
+                last = fe.push(std::slice::from_ref(b));
+            }
+            assert_ne!(last, StreamStart::NeedMore, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_first_event_past_the_cap_is_not_waited_for() {
+        let mut fe = FirstEvent::with_cap(1024);
+        let chunk = vec![b'x'; 300];
+        assert_eq!(fe.push(b"data: "), StreamStart::NeedMore);
+        for _ in 0..3 {
+            assert_eq!(fe.push(&chunk), StreamStart::NeedMore);
+        }
+        assert_eq!(fe.push(&chunk), StreamStart::TooLong);
+        assert!(fe.buf.len() <= 1024);
+    }
+
+    #[test]
+    fn each_byte_is_scanned_a_bounded_number_of_times() {
+        // After every chunk the scan resumes where it stopped (less the 3 bytes a boundary may
+        // straddle), so the total work is linear in the bytes received, however they are cut.
+        let mut fe = FirstEvent::default();
+        for i in 0..5_000 {
+            assert_eq!(fe.push(b"y"), StreamStart::NeedMore);
+            assert_eq!(fe.scanned, i + 1);
+        }
+        assert_eq!(fe.push(b"\n\n"), StreamStart::Data);
+    }
+}

@@ -1,0 +1,58 @@
+//! Who is calling, established once per request from its headers, and who may pin an account.
+
+use crate::accounts::id::AccountId;
+use crate::api::keys::{self, presented_key, Caller};
+use crate::config::Config;
+use crate::error::GatewayError;
+use web_sys::Request;
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// The caller of an API route: the admin, a client key holder, or anyone on a public API.
+pub fn api_caller(req: &Request, cfg: &Config) -> Result<Caller, GatewayError> {
+    let auth = header(req, "authorization");
+    let xkey = header(req, "x-api-key");
+    let key = presented_key(auth.as_deref(), xkey.as_deref());
+    keys::identify(&cfg.client_keys, cfg.admin_key.as_deref(), key)
+        .ok_or(GatewayError::Unauthorized)
+}
+
+/// The caller of an admin route: only the admin key opens it (also as `x-admin-key`).
+pub fn admin_caller(req: &Request, cfg: &Config) -> Result<Caller, GatewayError> {
+    if cfg.admin_key.is_none() {
+        return Err(GatewayError::AdminDisabled);
+    }
+    let auth = header(req, "authorization");
+    let xkey = header(req, "x-admin-key").or_else(|| header(req, "x-api-key"));
+    if keys::is_admin(
+        cfg.admin_key.as_deref(),
+        presented_key(auth.as_deref(), xkey.as_deref()),
+    ) {
+        Ok(Caller::Admin)
+    } else {
+        Err(GatewayError::AdminUnauthorized)
+    }
+}
+
+/// `X-Qwen-Account: <id>` pins a request to one account. It is honoured for callers holding a
+/// key: a client key or the admin key (on a public API only the admin key). An id that cannot
+/// exist is an unknown account.
+pub fn pinned_account(req: &Request, caller: &Caller) -> Result<Option<AccountId>, GatewayError> {
+    let Some(raw) = header(req, "x-qwen-account")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !caller.holds_key() {
+        return Err(GatewayError::invalid(
+            "X-Qwen-Account needs an API key from OPENAI_API_KEYS or the admin key; remove the header or send a key.",
+            None,
+        ));
+    }
+    AccountId::parse(&raw)
+        .map(Some)
+        .map_err(|_| GatewayError::UnknownAccount { id: raw })
+}

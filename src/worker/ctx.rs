@@ -1,0 +1,87 @@
+//! What a handler gets: the settings, who is calling, the KV namespace, and a way to keep work
+//! running after the answer is sent (`waitUntil`). Cheap to clone into such work.
+
+use super::kv::Kv;
+use crate::api::keys::Caller;
+use crate::api::Audience;
+use crate::config::Config;
+use crate::error::GatewayError;
+use std::cell::OnceCell;
+use std::rc::Rc;
+use worker::{Context, Env};
+
+thread_local! {
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// The settings, read once per isolate (vars and secrets are fixed for its lifetime). The first
+/// read logs how the API is protected and any var that could not be used.
+pub fn config(env: &Env) -> Rc<Config> {
+    CONFIG.with(|c| {
+        c.get_or_init(|| {
+            let cfg = Config::from_lookup(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|s| s.to_string()))
+                    .ok()
+            });
+            announce(&cfg);
+            Rc::new(cfg)
+        })
+        .clone()
+    })
+}
+
+fn announce(cfg: &Config) {
+    if cfg.client_keys.is_public() {
+        worker::console_warn!(
+            "qwen-worker: neither OPENAI_API_KEYS nor OPENAI_API_KEY is set: the API is PUBLIC"
+        );
+    } else {
+        worker::console_log!(
+            "qwen-worker: API protected by {} client key(s)",
+            cfg.client_keys.count()
+        );
+    }
+    for p in &cfg.problems {
+        worker::console_warn!("qwen-worker: configuration: {}", p.message);
+    }
+}
+
+#[derive(Clone)]
+pub struct Ctx {
+    pub env: Env,
+    pub cfg: Rc<Config>,
+    pub caller: Caller,
+    context: Rc<Context>,
+    kv: OnceCell<Kv>,
+}
+
+impl Ctx {
+    pub fn new(env: Env, cfg: Rc<Config>, caller: Caller, context: Rc<Context>) -> Ctx {
+        Ctx {
+            env,
+            cfg,
+            caller,
+            context,
+            kv: OnceCell::new(),
+        }
+    }
+
+    pub fn kv(&self) -> Result<&Kv, GatewayError> {
+        if let Some(kv) = self.kv.get() {
+            return Ok(kv);
+        }
+        let kv = Kv::from_env(&self.env)?;
+        Ok(self.kv.get_or_init(|| kv))
+    }
+
+    pub fn audience(&self) -> Audience {
+        self.caller.audience()
+    }
+
+    /// Runs `task` to its end even if the client goes away (`waitUntil`).
+    pub fn keep_running(&self, task: impl std::future::Future<Output = ()> + 'static) {
+        self.context.wait_until(task);
+    }
+}

@@ -1,0 +1,261 @@
+//! HTTP to upstream on the Workers runtime: every request with a deadline on its response head,
+//! every body read with a byte cap and a deadline, and the first-event peek of a streamed answer.
+//! Also the runtime's clock, sleep and randomness.
+
+use crate::qwen::sse::{FirstEvent, StreamStart};
+use futures_util::future::{select, Either};
+use js_sys::{Reflect, Uint8Array};
+use std::time::Duration;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader};
+
+#[wasm_bindgen(module = "/src/worker/js/io.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped_js(
+        body: Option<ReadableStream>,
+        cap: f64,
+        ms: f64,
+        abort: Option<AbortController>,
+        drain: bool,
+    ) -> js_sys::Promise;
+}
+
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+pub async fn sleep_ms(ms: u64) {
+    worker::Delay::from(Duration::from_millis(ms)).await;
+}
+
+/// Runs `fut` with a deadline; on timeout aborts `abort` (the fetch it belongs to).
+pub async fn with_deadline<T>(
+    fut: impl std::future::Future<Output = T>,
+    ms: u64,
+    abort: &AbortController,
+) -> Option<T> {
+    let fut = std::pin::pin!(fut);
+    let delay = std::pin::pin!(sleep_ms(ms));
+    match select(fut, delay).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => {
+            abort.abort();
+            None
+        }
+    }
+}
+
+pub fn js_detail(e: JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "network error".into())
+}
+
+/// An HTTP exchange whose head has arrived; `abort` cancels what is still in flight.
+pub struct Exchange {
+    pub response: web_sys::Response,
+    pub abort: AbortController,
+}
+
+impl Exchange {
+    pub fn status(&self) -> u16 {
+        self.response.status()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.response.headers().get(name).ok().flatten()
+    }
+}
+
+/// POST `body` to `url` and wait for the response head (not the body), at most `timeout_ms`.
+pub async fn post(
+    url: &str,
+    headers: &[(&str, String)],
+    bearer: Option<&str>,
+    body: &str,
+    timeout_ms: u64,
+) -> Result<Exchange, String> {
+    let h = web_sys::Headers::new().map_err(js_detail)?;
+    for (k, v) in headers {
+        h.set(k, v).map_err(js_detail)?;
+    }
+    if let Some(t) = bearer {
+        h.set("authorization", &format!("Bearer {t}"))
+            .map_err(|_| "the stored token is not a valid header value".to_owned())?;
+    }
+    let abort = AbortController::new().map_err(js_detail)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&h);
+    init.set_body(&JsValue::from_str(body));
+    init.set_signal(Some(&abort.signal()));
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_detail)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = JsFuture::from(global.fetch_with_request(&request));
+    match with_deadline(fetch, timeout_ms, &abort).await {
+        None => Err(format!("no answer within {} s", timeout_ms.div_ceil(1000))),
+        Some(Err(e)) => Err(js_detail(e)),
+        Some(Ok(v)) => Ok(Exchange {
+            response: v.unchecked_into(),
+            abort,
+        }),
+    }
+}
+
+/// A body read in the runtime under a cap and a deadline.
+pub struct Capped {
+    /// The bytes, as a JS array (they enter WebAssembly only when asked for).
+    pub bytes: Uint8Array,
+    /// More came than the cap allowed.
+    pub truncated: bool,
+}
+
+impl Capped {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.to_vec()).into_owned()
+    }
+}
+
+/// Reads the exchange's body, at most `cap` bytes, within `ms`. A stall past the deadline
+/// aborts the exchange and is an error, like a network failure while reading.
+pub async fn read_body(ex: &Exchange, cap: usize, ms: u64) -> Result<Capped, String> {
+    read_stream(ex.response.body(), cap, ms, Some(ex.abort.clone()), false).await
+}
+
+/// Reads a stream in the runtime, at most `cap` bytes (past the cap, `drain` reads and drops
+/// the rest), within `ms`.
+pub async fn read_stream(
+    body: Option<ReadableStream>,
+    cap: usize,
+    ms: u64,
+    abort: Option<AbortController>,
+    drain: bool,
+) -> Result<Capped, String> {
+    let promise = read_capped_js(body, cap as f64, ms.max(1) as f64, abort, drain);
+    let r = JsFuture::from(promise).await.map_err(js_detail)?;
+    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    if get("timedOut").as_bool() == Some(true) {
+        return Err(format!(
+            "the body did not arrive within {} s",
+            ms.div_ceil(1000)
+        ));
+    }
+    if let Some(e) = get("error").as_string() {
+        return Err(format!("the body could not be read: {e}"));
+    }
+    Ok(Capped {
+        bytes: get("bytes").unchecked_into(),
+        truncated: get("truncated").as_bool() == Some(true),
+    })
+}
+
+/// A form POST to the OAuth server, answered within `ms` (head and body): (status, body).
+pub async fn post_form(url: &str, form: &str, ms: u64) -> Result<(u16, String), String> {
+    let headers = [
+        (
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+        ("accept", "application/json".to_owned()),
+        ("x-request-id", request_id()),
+    ];
+    let started = now_ms();
+    let ex = post(url, &headers, None, form, ms).await?;
+    let left = ms.saturating_sub(now_ms() - started).max(1);
+    let body = read_body(&ex, 64 * 1024, left).await?;
+    Ok((ex.status(), body.text()))
+}
+
+/// Cryptographically random bytes from the runtime.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
+    let crypto: web_sys::Crypto = Reflect::get(&js_sys::global(), &"crypto".into())
+        .and_then(|c| c.dyn_into())
+        .map_err(|_| "no crypto in this runtime".to_owned())?;
+    crypto
+        .get_random_values_with_u8_array(buf)
+        .map(|_| ())
+        .map_err(js_detail)
+}
+
+/// A random UUID (v4) from the runtime.
+pub fn request_id() -> String {
+    let crypto: Result<web_sys::Crypto, _> =
+        Reflect::get(&js_sys::global(), &"crypto".into()).and_then(|c| c.dyn_into());
+    crypto
+        .map(|c| c.random_uuid())
+        .unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
+}
+
+/// The start of a streamed answer, read until its first complete SSE event.
+pub enum StreamHead {
+    /// The first event is normal: the client gets `stream`, the whole answer from its first byte.
+    Started(ReadableStream),
+    /// The first event is an error object.
+    ErrorEvent(String),
+    /// Upstream closed before a complete event.
+    Ended,
+    /// The first event is longer than any real one (no boundary within the cap).
+    TooLong,
+}
+
+/// Reads the start of a streamed answer to decide on failover, without holding the rest back:
+/// the body is teed; one branch is read here up to the first event and then cancelled, the other
+/// goes to the client untouched, piped by the runtime (its bytes never enter WebAssembly).
+pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHead, String> {
+    let body = ex.response.body().ok_or_else(|| "empty body".to_owned())?;
+    let branches = body.tee();
+    let peek: ReadableStream = branches.get(0).unchecked_into();
+    let client: ReadableStream = branches.get(1).unchecked_into();
+    let reader: ReadableStreamDefaultReader = peek.get_reader().unchecked_into();
+    let mut first = FirstEvent::default();
+    let read_head = async {
+        loop {
+            let r = JsFuture::from(reader.read()).await.map_err(js_detail)?;
+            let done = Reflect::get(&r, &"done".into())
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
+            if done {
+                return Ok::<_, String>(None);
+            }
+            let value = Reflect::get(&r, &"value".into()).map_err(js_detail)?;
+            let Some(bytes) = value.dyn_ref::<Uint8Array>() else {
+                continue;
+            };
+            // The scanner keeps at most its cap: copy no more than that into WebAssembly.
+            let take = bytes.length().min(crate::qwen::sse::FIRST_EVENT_CAP as u32);
+            match first.push(&bytes.subarray(0, take).to_vec()) {
+                StreamStart::NeedMore => continue,
+                done => return Ok(Some(done)),
+            }
+        }
+    };
+    let head = with_deadline(read_head, timeout_ms, &ex.abort).await;
+    // The peek branch is done with either way; cancelling one branch leaves the other flowing.
+    let _ = reader.cancel();
+    let head = match head {
+        None => {
+            return Err(format!(
+                "no streamed data within {} s",
+                timeout_ms.div_ceil(1000)
+            ))
+        }
+        Some(r) => r?,
+    };
+    match head {
+        None => Ok(StreamHead::Ended),
+        Some(StreamStart::Data) => Ok(StreamHead::Started(client)),
+        Some(other) => {
+            let _ = client.cancel();
+            ex.abort.abort();
+            Ok(match other {
+                StreamStart::Error(data) => StreamHead::ErrorEvent(data),
+                _ => StreamHead::TooLong,
+            })
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The Worker (wasm32 only): it sequences I/O around the pure modules. A request goes through
+//! [`fetch`]: the route table, the caller once, one handler, and an error in the route's dialect.
+
+mod accounts;
+mod auth;
+mod body;
+mod cache;
+mod ctx;
+mod failover;
+mod fetch;
+mod handlers;
+mod kv;
+mod pool_state;
+mod refresh;
+mod respond;
+mod upstream;
+
+use crate::api::keys::Caller;
+use crate::api::routes::{self, Access, Match};
+use crate::api::{Audience, Dialect};
+use crate::error::{GatewayError, Level};
+use ctx::Ctx;
+use std::rc::Rc;
+use worker::{event, Context, Env};
+
+#[event(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| worker::console_error!("panic: {info}")));
+}
+
+#[event(fetch)]
+async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    context: Context,
+) -> worker::Result<web_sys::Response> {
+    let cfg = ctx::config(&env);
+    let method = req.method();
+    let url = req.url();
+    let path = path_of(&url);
+    if method == "OPTIONS" {
+        return Ok(respond::preflight());
+    }
+    let (route, params) = match routes::find(&method, path) {
+        Match::Found(route, params) => (route, params),
+        Match::WrongMethod {
+            allowed,
+            access,
+            dialect,
+        } => {
+            let e = GatewayError::MethodNotAllowed { method, allowed };
+            // Who may learn that a route exists is decided before the method is looked at.
+            return Ok(match authenticate(&req, &cfg, access) {
+                Ok(caller) => failed(&e, dialect, caller.audience()),
+                Err(auth) => failed(&auth, dialect, Audience::Public),
+            });
+        }
+        Match::NotFound => {
+            let e = GatewayError::NotFound {
+                path: path.to_owned(),
+            };
+            // Unknown admin paths say nothing to anyone without the admin key.
+            let access = if path == "/admin" || path.starts_with("/admin/") {
+                Access::Admin
+            } else {
+                Access::Open
+            };
+            return Ok(match authenticate(&req, &cfg, access) {
+                Ok(caller) => failed(&e, Dialect::OpenAI, caller.audience()),
+                Err(auth) => failed(&auth, Dialect::OpenAI, Audience::Public),
+            });
+        }
+    };
+    let caller = match authenticate(&req, &cfg, route.access) {
+        Ok(c) => c,
+        Err(e) => return Ok(failed(&e, route.dialect, Audience::Public)),
+    };
+    let ctx = Ctx::new(env, cfg, caller, Rc::new(context));
+    match handlers::serve(&ctx, route.endpoint, req, &params).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => Ok(failed(&e, route.dialect, ctx.audience())),
+    }
+}
+
+/// The path of a request URL, without its query.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| &url[i + 3..]).unwrap_or(url);
+    let path = after_scheme
+        .find('/')
+        .map(|i| &after_scheme[i..])
+        .unwrap_or("/");
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
+fn authenticate(
+    req: &web_sys::Request,
+    cfg: &crate::config::Config,
+    access: Access,
+) -> Result<Caller, GatewayError> {
+    match access {
+        Access::Open => Ok(Caller::Public),
+        Access::Api => auth::api_caller(req, cfg),
+        Access::Admin => auth::admin_caller(req, cfg),
+    }
+}
+
+/// An error answer, logged at the error's level.
+fn failed(e: &GatewayError, dialect: Dialect, audience: Audience) -> web_sys::Response {
+    match e.level() {
+        Level::Error => worker::console_error!("{}", e.message(Audience::Admin)),
+        Level::Warn => worker::console_warn!("{}", e.message(Audience::Admin)),
+        Level::Quiet => {}
+    }
+    respond::error(e, dialect, audience)
+}

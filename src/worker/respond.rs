@@ -1,0 +1,132 @@
+//! Answers to clients: JSON and text, errors in the caller's dialect, CORS, and upstream answers
+//! handed on. Answers are runtime `Response` objects built directly; an upstream body (streamed
+//! or read whole) is handed to the client as a runtime object, so its bytes never enter
+//! WebAssembly.
+
+use super::upstream::Answer;
+use crate::accounts::id::AccountId;
+use crate::api::openai;
+use crate::api::{Audience, Dialect};
+use crate::error::{Category, GatewayError};
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Headers, ReadableStream, Response, ResponseInit};
+
+const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+const CORS_HEADERS: &str = "authorization, content-type, x-api-key, x-qwen-account";
+const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, retry-after";
+
+/// Headers every answer carries.
+pub fn headers(content_type: &str) -> Headers {
+    // Headers::new() cannot fail in the runtime; a null stand-in keeps that from panicking.
+    let h = Headers::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into());
+    let _ = h.set("content-type", content_type);
+    let _ = h.set("access-control-allow-origin", "*");
+    let _ = h.set("access-control-expose-headers", CORS_EXPOSE);
+    h
+}
+
+fn init(status: u16, headers: &Headers) -> ResponseInit {
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(headers);
+    init
+}
+
+/// A response from bytes the runtime holds.
+pub fn bytes(status: u16, headers: &Headers, body: &Uint8Array) -> Response {
+    Response::new_with_opt_buffer_source_and_init(Some(body), &init(status, headers))
+        .unwrap_or_else(|_| last_resort())
+}
+
+/// A response whose body is a stream the runtime pipes to the client.
+pub fn stream(status: u16, headers: &Headers, body: &ReadableStream) -> Response {
+    Response::new_with_opt_readable_stream_and_init(Some(body), &init(status, headers))
+        .unwrap_or_else(|_| last_resort())
+}
+
+fn string(status: u16, content_type: &str, body: &str) -> Response {
+    Response::new_with_opt_str_and_init(Some(body), &init(status, &headers(content_type)))
+        .unwrap_or_else(|_| last_resort())
+}
+
+/// Only if the runtime refuses a response we built (it never should): a plain 500 rather than a
+/// panic that would take every request of the isolate down.
+fn last_resort() -> Response {
+    Response::new_with_opt_str(Some("internal error building the response"))
+        .unwrap_or_else(|_| JsValue::NULL.unchecked_into())
+}
+
+pub fn json(status: u16, value: &serde_json::Value) -> Response {
+    string(status, "application/json", &value.to_string())
+}
+
+pub fn text(status: u16, text: &str) -> Response {
+    string(status, "text/plain; charset=utf-8", text)
+}
+
+/// An error in `dialect`'s shape, with what tells a client what to do next: `Retry-After`,
+/// `Allow`, `WWW-Authenticate`.
+pub fn error(e: &GatewayError, dialect: Dialect, audience: Audience) -> Response {
+    let body = match dialect {
+        Dialect::OpenAI => openai::errors::body(e, audience),
+    };
+    let h = headers("application/json");
+    if let Some(secs) = e.retry_after_secs() {
+        let _ = h.set("retry-after", &secs.to_string());
+    }
+    if let Some(allow) = e.allow() {
+        let _ = h.set("allow", allow);
+    }
+    if e.category() == Category::Authentication && !matches!(e, GatewayError::UpstreamClient { .. })
+    {
+        let _ = h.set("www-authenticate", "Bearer");
+    }
+    Response::new_with_opt_str_and_init(Some(&body.to_string()), &init(e.status(), &h))
+        .unwrap_or_else(|_| last_resort())
+}
+
+/// The answer to a CORS preflight.
+pub fn preflight() -> Response {
+    let h = headers("text/plain");
+    let _ = h.delete("content-type");
+    let _ = h.set("access-control-allow-methods", CORS_METHODS);
+    let _ = h.set("access-control-allow-headers", CORS_HEADERS);
+    let _ = h.set("access-control-max-age", "86400");
+    Response::new_with_opt_str_and_init(None, &init(204, &h)).unwrap_or_else(|_| last_resort())
+}
+
+/// Upstream's answer for the client: its status, content type and request ids, the account
+/// that served it (`x-qwen-account`, for callers allowed to know), and the body.
+pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer) -> Response {
+    let (exchange, streamed) = match answer {
+        Answer::Whole { exchange, .. } => (exchange, false),
+        Answer::Stream { exchange, .. } => (exchange, true),
+    };
+    let default_type = if streamed {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let content_type = exchange
+        .header("content-type")
+        .unwrap_or_else(|| default_type.to_owned());
+    let h = headers(&content_type);
+    if streamed {
+        let _ = h.set("cache-control", "no-cache");
+        let _ = h.set("x-accel-buffering", "no");
+    }
+    for name in ["x-request-id", "x-dashscope-request-id"] {
+        if let Some(v) = exchange.header(name) {
+            let _ = h.set(name, &v);
+        }
+    }
+    if let Some(id) = account {
+        let _ = h.set("x-qwen-account", id.as_str());
+    }
+    let status = exchange.status();
+    match answer {
+        Answer::Whole { body, .. } => bytes(status, &h, &body.bytes),
+        Answer::Stream { body, .. } => stream(status, &h, body),
+    }
+}
