@@ -20,6 +20,7 @@ pub mod kv_layout;
 pub mod qwen;
 pub mod store;
 pub mod time;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod worker;

@@ -1,9 +1,11 @@
-//! Just enough Server-Sent Events parsing to decide whether a streamed answer has really started.
+//! Server-Sent Events, read incrementally: each byte is looked at once, however the stream is cut
+//! into chunks, and every buffer is bounded.
 //!
-//! Before the first byte goes to the client the gateway may still fail over, so it reads upstream
-//! until the first complete event and looks at it. The scan is incremental (each byte is looked
-//! at once, whatever the chunking) and bounded: a first event longer than the cap is not waited
-//! for. Everything after the first event is passed through untouched.
+//! - [`FirstEvent`]: before the first byte goes to the client the gateway may still fail over,
+//!   so it reads upstream until the first complete event and looks at it. A pass-through stream
+//!   is not read any further.
+//! - [`EventReader`]: every event of a stream, for the translators that turn an upstream stream
+//!   into another dialect's.
 
 /// A first event longer than this (without its blank line) means the stream is not usable.
 pub const FIRST_EVENT_CAP: usize = 64 * 1024;
@@ -102,9 +104,149 @@ fn find_event_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// An event longer than this is not a real one: the stream is broken.
+pub const EVENT_CAP: usize = 4 * 1024 * 1024;
+
+/// One event: its `event:` name, if any, and its `data:` lines joined by `\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent<'a> {
+    pub name: Option<&'a str>,
+    pub data: std::borrow::Cow<'a, str>,
+}
+
+/// An event grew past [`EVENT_CAP`] without ending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTooLong;
+
+/// Every event of a stream, chunk by chunk.
+#[derive(Debug)]
+pub struct EventReader {
+    /// Bytes of the event(s) not yet complete.
+    buf: Vec<u8>,
+    /// Bytes of `buf` already scanned for a boundary.
+    scanned: usize,
+    cap: usize,
+}
+
+impl Default for EventReader {
+    fn default() -> Self {
+        EventReader::with_cap(EVENT_CAP)
+    }
+}
+
+impl EventReader {
+    pub fn with_cap(cap: usize) -> Self {
+        EventReader {
+            buf: Vec::new(),
+            scanned: 0,
+            cap,
+        }
+    }
+
+    /// Takes the next chunk and calls `on_event` for each event it completes, in order. Events
+    /// with no `data:` line (comments, keep-alives) are skipped.
+    pub fn push(
+        &mut self,
+        chunk: &[u8],
+        mut on_event: impl FnMut(SseEvent<'_>),
+    ) -> Result<(), EventTooLong> {
+        self.buf.extend_from_slice(chunk);
+        let mut start = 0;
+        let mut from = self.scanned.saturating_sub(3);
+        while let Some(end) = find_event_end(&self.buf[start..], from.saturating_sub(start)) {
+            let end = start + end;
+            if let Some(e) = parse_event(&self.buf[start..end]) {
+                on_event(e);
+            }
+            start = end;
+            from = start;
+        }
+        if start > 0 {
+            self.buf.drain(..start);
+        }
+        self.scanned = self.buf.len();
+        if self.buf.len() > self.cap {
+            return Err(EventTooLong);
+        }
+        Ok(())
+    }
+
+    /// The stream ended: an event cut off before its blank line is delivered too.
+    pub fn finish(&mut self, mut on_event: impl FnMut(SseEvent<'_>)) {
+        if let Some(e) = parse_event(&self.buf) {
+            on_event(e);
+        }
+        self.buf.clear();
+        self.scanned = 0;
+    }
+}
+
+/// The name and data of one event's bytes (without its terminating blank line); `None` when it
+/// carries no data.
+fn parse_event(bytes: &[u8]) -> Option<SseEvent<'_>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut name = None;
+    let mut data: Option<std::borrow::Cow<'_, str>> = None;
+    for line in text.split(['\n', '\r']) {
+        if let Some(rest) = line.strip_prefix("data:") {
+            let value = rest.strip_prefix(' ').unwrap_or(rest);
+            data = Some(match data {
+                None => std::borrow::Cow::Borrowed(value),
+                Some(d) => std::borrow::Cow::Owned(format!("{d}\n{value}")),
+            });
+        } else if let Some(rest) = line.strip_prefix("event:") {
+            name = Some(rest.strip_prefix(' ').unwrap_or(rest));
+        }
+    }
+    data.map(|data| SseEvent { name, data })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events(chunks: &[&[u8]]) -> Vec<(Option<String>, String)> {
+        let mut r = EventReader::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            r.push(c, |e| {
+                out.push((e.name.map(str::to_owned), e.data.into_owned()))
+            })
+            .unwrap();
+        }
+        r.finish(|e| out.push((e.name.map(str::to_owned), e.data.into_owned())));
+        out
+    }
+
+    #[test]
+    fn the_reader_sees_every_event_however_the_stream_is_cut() {
+        let stream = b"data: {\"a\":1}\n\n: ping\n\nevent: message_start\ndata: x\ndata: y\r\n\r\ndata: [DONE]\n\n";
+        let want = vec![
+            (None, "{\"a\":1}".to_string()),
+            (Some("message_start".to_string()), "x\ny".to_string()),
+            (None, "[DONE]".to_string()),
+        ];
+        assert_eq!(events(&[stream]), want);
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(events(&bytes), want);
+        let threes: Vec<&[u8]> = stream.chunks(3).collect();
+        assert_eq!(events(&threes), want);
+    }
+
+    #[test]
+    fn a_last_event_without_its_blank_line_is_delivered_at_the_end() {
+        assert_eq!(
+            events(&[b"data: a\n\ndata: b"]),
+            vec![(None, "a".into()), (None, "b".into())]
+        );
+    }
+
+    #[test]
+    fn the_reader_is_bounded() {
+        let mut r = EventReader::with_cap(16);
+        assert!(r.push(b"data: 0123456789", |_| {}).is_ok());
+        assert_eq!(r.push(b"abcdef", |_| {}), Err(EventTooLong));
+    }
 
     fn whole(bytes: &[u8]) -> StreamStart {
         FirstEvent::default().push(bytes)
