@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // qwen-worker benchmarks: what the gateway adds on top of the model.
 //
-//   node bench/run.mjs [--quick] [--requests N] [--service-ms MS] [--events N]
+//   node bench/run.mjs [--quick] [--requests N] [--budget-service-ms MS] [--events N] [--chunk-ms MS] [--no-pin]
 //
 // The built Worker runs in workerd through Miniflare's API (the lowest-overhead vehicle with real
 // local KV); the mock upstream runs in its own process with a fixed service time. Prints tables and
@@ -21,7 +21,7 @@ const { values: opt } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     requests: { type: 'string' },
-        events: { type: 'string', default: '500' },
+    events: { type: 'string', default: '500' },
     'chunk-ms': { type: 'string', default: '2' },
     'no-pin': { type: 'boolean', default: false },
     'budget-service-ms': { type: 'string', default: '10' },
@@ -29,7 +29,7 @@ const { values: opt } = parseArgs({
 });
 const QUICK = opt.quick;
 const N = Number(opt.requests ?? (QUICK ? 60 : 2000));
-const EVENTS = Number(QUICK ? 50 : opt.events);
+const EVENTS = Number(QUICK && !process.argv.includes('--events') ? 50 : opt.events);
 const CHUNK_MS = Number(opt['chunk-ms']);
 const LEVELS = QUICK ? [1, 8] : [1, 8, 32];
 const BUDGET_SERVICE_MS = Number(opt['budget-service-ms']);
@@ -269,7 +269,7 @@ try {
     ttfb_added_ms: sw.ttfb - sd.ttfb,
   };
 
-  // 5. KV operations, counted by the Worker and read through /admin/health.
+  // 3. KV operations, counted by the Worker and read through /admin/health.
   const h0 = await kvOps(worker.url);
   const h1 = await kvOps(worker.url);
   const healthCost = minus(h1, h0);
@@ -307,7 +307,7 @@ try {
     }
   }
 
-  // 3. Native micro-benchmarks of the pure hot paths (cargo bench).
+  // 5. Native micro-benchmarks of the pure hot paths (cargo bench).
   if (!QUICK) {
     const { stdout } = await run('cargo', ['bench', '--quiet', '--bench', 'hot_paths'], { cwd: ROOT, maxBuffer: 1 << 24 });
     results.micro = Object.fromEntries([...stdout.matchAll(/^bench (.+?)\s+([\d.]+) ns\/op/gm)].map((m) => [m[1], Number(m[2])]));

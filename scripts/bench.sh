@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (bench/run.mjs): latency the gateway adds, streaming, KV cost, size and start,
 # native hot paths. Prints tables; writes bench/results/*.json. Arguments go to bench/run.mjs
-# (--quick, --requests N, --service-ms MS, --events N, --chunk-ms MS).
+# (--quick, --requests N, --budget-service-ms MS, --events N, --chunk-ms MS, --no-pin).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"

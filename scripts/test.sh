@@ -10,8 +10,8 @@ cd "$ROOT"
 source scripts/env.sh
 section() { printf '\n==== %s\n' "$*"; }
 
-section "Native unit tests of the pure modules (cargo test)"
-cargo test --locked
+section "Native unit tests of the pure modules and the account tool (cargo test)"
+cargo test --locked --features cli
 
 section "Build the Worker (wasm32) and the account tool"
 bash scripts/build.sh

@@ -159,6 +159,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_var_with_its_default() {
+        let readme = include_str!("../README.md");
+        for (name, default, _) in VARS {
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("README has no row for {name}"));
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "README's default for {name}: {row}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_come_from_the_one_table() {
         let c = config(&[]);
         assert_eq!(c.default_model, "qwen3-coder-plus");

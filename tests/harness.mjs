@@ -95,6 +95,11 @@ export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = 
     mf,
     kv,
     logs,
+    /** Every key this stack knows and every token or key the mock ever issued. */
+    secrets() {
+      return [CLIENT_KEY, ADMIN_KEY, ...Object.values(vars).filter((v) => typeof v === 'string' && /^sk-|^admin-/.test(v)),
+        ...mock.state.owners.keys()];
+    },
     mock: new MockControl(mock.url),
     mockUrl: mock.url,
     /** Creates an account at the mock and stores it in KV as ACCOUNT:<id>. */
@@ -116,6 +121,14 @@ export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = 
       await mock.close();
     },
   };
+}
+
+/** Fails when any of `secrets` appears in the Worker's log lines. */
+export function assertNoSecretsLogged(logs, secrets) {
+  const all = logs.join('');
+  for (const secret of secrets) {
+    if (secret && all.includes(secret)) throw new Error(`a secret (${secret.slice(0, 6)}…) appears in the Worker's logs`);
+  }
 }
 
 export function authHeaders(key = CLIENT_KEY) {

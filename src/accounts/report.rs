@@ -276,6 +276,45 @@ mod tests {
     }
 
     #[test]
+    fn precedence_dead_over_quota_over_throttled_and_missing_credentials_stay_missing() {
+        let failed = FailedAccounts::parse(Some("both,gone"), Some("2026-11-25"));
+        let mut status = StatusMap::new();
+        status.insert(
+            "both".into(),
+            AccountState {
+                dead_reason: Some("rejected".into()),
+                cooldown_until: Some(NOW + 9_000),
+                ..Default::default()
+            },
+        );
+        status.insert(
+            "cool".into(),
+            AccountState {
+                cooldown_until: Some(NOW + 9_000),
+                ..Default::default()
+            },
+        );
+        let fresh = oauth(NOW + 600_000);
+        let old = oauth(NOW - 1);
+        assert_eq!(
+            report("both", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            Status::Dead
+        );
+        // No credentials: that says more than "out of quota".
+        let gone = report("gone", Ok(None), &failed, &status, NOW);
+        assert_eq!(gone.status, Status::MissingCredentials);
+        // Expired but refreshable and cooling down: throttled is what keeps it out.
+        assert_eq!(
+            report("cool", Ok(Some(&old)), &failed, &status, NOW).status,
+            Status::Throttled
+        );
+        assert_eq!(
+            report("cool", Ok(None), &failed, &status, NOW).status,
+            Status::MissingCredentials
+        );
+    }
+
+    #[test]
     fn json_and_text() {
         let failed = FailedAccounts::parse(Some("q"), Some("2026-11-25"));
         let status = StatusMap::new();

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startStack, chat, CLIENT_KEY, ADMIN_KEY } from '../harness.mjs';
+import { startStack, chat, assertNoSecretsLogged, CLIENT_KEY } from '../harness.mjs';
 
 const run = promisify(execFile);
 
@@ -24,7 +24,10 @@ describe('with client keys', () => {
     s = await startStack({ vars: { OPENAI_API_KEYS: `${CLIENT_KEY}, sk-second`, OPENAI_API_KEY: 'sk-legacy' } });
     acct = await s.addAccount('a1');
   });
-  after(() => s.close());
+  after(async () => {
+    assertNoSecretsLogged(s.logs, [...s.secrets(), 'sk-second', 'sk-legacy']);
+    await s.close();
+  });
 
   test('GET / describes the service and its auth', async () => {
     const res = await fetch(s.url + '/');
@@ -184,13 +187,6 @@ describe('with client keys', () => {
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
     assert.match(res.headers.get('access-control-allow-headers'), /authorization/);
-  });
-
-  test('no secret ever appears in the logs', async () => {
-    const all = s.logs.join('');
-    for (const secret of [acct.access_token, acct.refresh_token, CLIENT_KEY, ADMIN_KEY, 'sk-legacy']) {
-      assert.ok(!all.includes(secret), 'a secret leaked into the logs');
-    }
   });
 });
 

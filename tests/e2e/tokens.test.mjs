@@ -3,14 +3,18 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startStack, chat, qwenCodeCreds, ADMIN_KEY } from '../harness.mjs';
+import { startStack, chat, qwenCodeCreds, assertNoSecretsLogged, ADMIN_KEY } from '../harness.mjs';
 
 const hello = { messages: [{ role: 'user', content: 'hello' }] };
 
 describe('tokens', () => {
   let s;
   before(async () => { s = await startStack(); });
-  after(() => s.close());
+  after(async () => {
+    // Refresh failures and dead accounts were logged above, with upstream's words.
+    assertNoSecretsLogged(s.logs, s.secrets());
+    await s.close();
+  });
 
   test('an expired token is refreshed, persisted to KV before use, and used', async () => {
     const a = await s.addAccount('exp', { expires_in: -60 });
@@ -175,7 +179,7 @@ describe('the QWEN_OAUTH_CREDS secret', () => {
   });
   after(async () => { await s.close(); await mock.close(); });
 
-  test('serves as account "default"; its refreshed credentials go to KV and win afterwards', async () => {
+  test('serves as account "default"; its refreshed credentials go to KV (which copy wins is a unit test of the resolve rule)', async () => {
     const res = await chat(s.url, hello);
     const body = await res.json();
     assert.equal(res.status, 200, JSON.stringify(body));
