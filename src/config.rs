@@ -29,7 +29,12 @@ pub const VARS: &[(&str, &str, &str)] = &[
     (
         "REQUEST_TIMEOUT_MS",
         "300000",
-        "longest wait for a non-streamed answer",
+        "longest a request may take before its answer starts, across every account it tries",
+    ),
+    (
+        "STREAM_IDLE_TIMEOUT_MS",
+        "90000",
+        "longest silence of a streamed answer once it has started; then it ends with an error event",
     ),
     (
         "ACCOUNT_CACHE_TTL_SECS",
@@ -70,11 +75,14 @@ pub struct Config {
     pub default_model: String,
     pub first_byte_timeout_ms: u64,
     pub request_timeout_ms: u64,
+    pub stream_idle_timeout_ms: u64,
     pub cache_ttl_ms: u64,
     /// What was wrong with the vars (each replaced by its default).
     pub problems: Vec<ConfigProblem>,
 }
 
+/// The default of a var; a var missing from [`VARS`] has none, which the tests catch (every
+/// number would then read as 0).
 fn default_of(name: &str) -> &'static str {
     VARS.iter()
         .find(|(n, _, _)| *n == name)
@@ -120,6 +128,11 @@ impl Config {
             number,
             "a whole number of milliseconds (1 to 3600000)",
         );
+        let idle = text(
+            "STREAM_IDLE_TIMEOUT_MS",
+            number,
+            "a whole number of milliseconds (1 to 3600000)",
+        );
         let ttl_ok = |v: &str| v.parse::<u64>().is_ok_and(|n| n <= 3600);
         let ttl = text(
             "ACCOUNT_CACHE_TTL_SECS",
@@ -139,6 +152,7 @@ impl Config {
             default_model,
             first_byte_timeout_ms: num(first_byte),
             request_timeout_ms: num(request),
+            stream_idle_timeout_ms: num(idle),
             cache_ttl_ms: num(ttl) * 1000,
             problems,
         }
@@ -179,10 +193,14 @@ mod tests {
         assert_eq!(c.default_model, "qwen3-coder-plus");
         assert_eq!(c.first_byte_timeout_ms, 45_000);
         assert_eq!(c.request_timeout_ms, 300_000);
+        assert_eq!(c.stream_idle_timeout_ms, 90_000);
         assert_eq!(c.cache_ttl_ms, 15_000);
         assert_eq!(c.oauth_base_url, "https://chat.qwen.ai");
         assert!(c.client_keys.is_public() && c.admin_key.is_none());
         assert!(c.problems.is_empty());
+        for (name, default, _) in VARS {
+            assert!(!default.is_empty(), "{name}");
+        }
     }
 
     #[test]
@@ -197,6 +215,7 @@ mod tests {
         ]);
         assert_eq!(c.first_byte_timeout_ms, 45_000);
         assert_eq!(c.request_timeout_ms, 300_000);
+        assert_eq!(c.stream_idle_timeout_ms, 90_000);
         assert_eq!(c.cache_ttl_ms, 0, "0 is a valid TTL: re-read every time");
         assert_eq!(
             c.api_base_url,

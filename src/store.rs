@@ -147,13 +147,12 @@ pub async fn write_daily_reset<K: KvAccess>(
     Ok(list)
 }
 
-/// Stores an account: its credentials, its place in the index, and a clean state (a freshly
-/// stored account starts healthy).
-pub async fn store_account<K: KvAccess>(
+/// Stores an account's credentials and its place in the index; returns the index. Its state is
+/// cleared with [`StateChange::Reset`] by the caller (see [`store_account`]).
+pub async fn put_account<K: KvAccess>(
     store: &K,
     id: &AccountId,
     creds: &Credentials,
-    now_ms: u64,
 ) -> Result<Vec<AccountId>, StoreError> {
     store.put(&kv::account_key(id), &creds.to_json()).await?;
     let mut ids = index(store).await?;
@@ -163,17 +162,12 @@ pub async fn store_account<K: KvAccess>(
             .put(kv::ACCOUNTS_INDEX, &kv::encode_index(&ids))
             .await?;
     }
-    write_changes(store, &[StateChange::Reset(id.clone())], now_ms).await?;
     Ok(ids)
 }
 
-/// Removes an account: out of the index first (so requests stop choosing it), then its
-/// credentials and its state. False when there was nothing to remove.
-pub async fn remove_account<K: KvAccess>(
-    store: &K,
-    id: &AccountId,
-    now_ms: u64,
-) -> Result<bool, StoreError> {
+/// Takes an account out of the index first (so requests stop choosing it), then deletes its
+/// credentials. False when there was nothing to remove. Its state is cleared by the caller.
+pub async fn drop_account<K: KvAccess>(store: &K, id: &AccountId) -> Result<bool, StoreError> {
     let key = kv::account_key(id);
     let exists = store.get(&key).await?.is_some();
     let mut ids = read_index(store).await?.unwrap_or_default();
@@ -190,8 +184,32 @@ pub async fn remove_account<K: KvAccess>(
     if exists {
         store.delete(&key).await?;
     }
-    write_changes(store, &[StateChange::Reset(id.clone())], now_ms).await?;
     Ok(true)
+}
+
+/// Stores an account and clears its state (a freshly stored account starts healthy).
+pub async fn store_account<K: KvAccess>(
+    store: &K,
+    id: &AccountId,
+    creds: &Credentials,
+    now_ms: u64,
+) -> Result<Vec<AccountId>, StoreError> {
+    let ids = put_account(store, id, creds).await?;
+    write_changes(store, &[StateChange::Reset(id.clone())], now_ms).await?;
+    Ok(ids)
+}
+
+/// Removes an account and its state; false when there was nothing to remove.
+pub async fn remove_account<K: KvAccess>(
+    store: &K,
+    id: &AccountId,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let removed = drop_account(store, id).await?;
+    if removed {
+        write_changes(store, &[StateChange::Reset(id.clone())], now_ms).await?;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ export function workerOptions(bindings, persistDir) {
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ['QWEN_TOKEN_CACHE'],
     kvPersist: persistDir ?? false,
+    durableObjects: { POOL_WRITER: 'PoolWriter' },
+    durableObjectsPersist: persistDir ?? false,
     bindings,
     host: '127.0.0.1',
     port: 0,

@@ -6,10 +6,11 @@ use crate::accounts::credentials::Credentials;
 use crate::accounts::id::AccountId;
 use crate::accounts::state::{apply_to_map, Change, StatusMap};
 use crate::time::{ms_until_utc_midnight, utc_date};
+use serde::{Deserialize, Serialize};
 
 /// FAILED_ACCOUNTS + LAST_FAILED_RESET_DATE, in the TypeScript worker's format
 /// (comma-separated ids; `YYYY-MM-DD`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedAccounts {
     pub ids: Vec<String>,
     pub reset_date: Option<String>,
@@ -97,7 +98,8 @@ impl PoolState {
 }
 
 /// A change to the shared pool state, to be written by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
 pub enum StateChange {
     /// Into `FAILED_ACCOUNTS` until UTC midnight.
     Quota(AccountId),
@@ -279,6 +281,28 @@ mod tests {
         assert_eq!(
             unusable_reason("c", &f, &StatusMap::new(), midnight, None),
             None
+        );
+    }
+
+    #[test]
+    fn state_changes_travel_as_json() {
+        let id = AccountId::parse("a1").unwrap();
+        let changes = vec![
+            StateChange::Quota(id.clone()),
+            StateChange::Status(
+                id.clone(),
+                Change::CoolDown {
+                    until_ms: 5,
+                    error: "t".into(),
+                },
+            ),
+            StateChange::Reset(id),
+        ];
+        let text = serde_json::to_string(&changes).unwrap();
+        assert!(text.contains(r#"{"op":"quota","args":"a1"}"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Vec<StateChange>>(&text).unwrap(),
+            changes
         );
     }
 

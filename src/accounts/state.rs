@@ -36,7 +36,8 @@ pub struct AccountState {
 pub type StatusMap = BTreeMap<String, AccountState>;
 
 /// A change to one account's state, as the failover policy decides it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     /// Note a failure that excludes nothing (a 5xx, a timeout).
     Error { error: String },

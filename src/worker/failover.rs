@@ -71,8 +71,12 @@ fn write_later(ctx: &Ctx, changes: Vec<StateChange>) {
         return;
     }
     if let Ok(kv) = ctx.kv() {
-        let kv = kv.clone();
-        ctx.keep_running(async move { pool_state::write(&kv, changes, now_ms()).await });
+        let (kv, env) = (kv.clone(), ctx.env.clone());
+        ctx.keep_running(async move {
+            if let Err(e) = pool_state::write(&env, &kv, changes, now_ms()).await {
+                worker::console_error!("pool state: {e}");
+            }
+        });
     }
 }
 
@@ -120,7 +124,7 @@ pub async fn probe(
             let message = f.describe(Audience::Admin);
             let mut plan = pool_state::with_pool(|pool, _| Plan::new(Some(id.clone()), pool))?;
             let changed = pool_state::apply_here(plan.record(id, f, now), now);
-            pool_state::write(ctx.kv()?, changed, now).await;
+            pool_state::write(&ctx.env, ctx.kv()?, changed, now).await?;
             Err(GatewayError::UpstreamService { message })
         }
     }

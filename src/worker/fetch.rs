@@ -21,6 +21,30 @@ extern "C" {
         abort: Option<AbortController>,
         drain: bool,
     ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = guardStream)]
+    fn guard_stream_js(
+        body: &ReadableStream,
+        idle_ms: f64,
+        idle_bytes: &Uint8Array,
+        fail_bytes: &Uint8Array,
+        abort: &AbortController,
+    ) -> ReadableStream;
+}
+
+/// The client's side of a committed stream: passed on chunk by chunk in the runtime, ended with
+/// `idle` (an error event) after `idle_ms` of upstream silence or with `fail` when upstream breaks,
+/// upstream then cancelled.
+pub fn guard_stream(
+    body: &ReadableStream,
+    idle_ms: u64,
+    idle: &str,
+    fail: &str,
+    abort: &AbortController,
+) -> ReadableStream {
+    let idle = Uint8Array::from(idle.as_bytes());
+    let fail = Uint8Array::from(fail.as_bytes());
+    guard_stream_js(body, idle_ms as f64, &idle, &fail, abort)
 }
 
 pub fn now_ms() -> u64 {

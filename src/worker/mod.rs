@@ -11,6 +11,7 @@ mod fetch;
 mod handlers;
 mod kv;
 mod pool_state;
+mod pool_writer;
 mod refresh;
 mod respond;
 mod upstream;

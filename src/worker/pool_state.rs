@@ -7,12 +7,14 @@ use super::accounts;
 use super::cache::{self, CachedPool};
 use super::fetch::sleep_ms;
 use super::kv::Kv;
+use super::pool_writer::{self, Written};
 use crate::accounts::failover::CredentialsById;
 use crate::accounts::pool::{PoolState, StateChange};
 use crate::config::Config;
 use crate::kv_layout as kv;
 use crate::kv_layout::StoreError;
 use crate::store;
+use worker::Env;
 
 /// A read-modify-write of a shared key waits at most this long for another request of this
 /// isolate to finish its own, then goes ahead without the lock.
@@ -130,37 +132,58 @@ pub fn apply_here(changes: Vec<StateChange>, now_ms: u64) -> Vec<StateChange> {
     })
 }
 
-/// Writes `changes` to KV, merged with what other isolates wrote there, and takes KV's result
-/// as the isolate's copy of the keys touched. Failures are logged: the isolate already acts on
-/// the changes.
-pub async fn write(kv: &Kv, changes: Vec<StateChange>, now_ms: u64) {
+/// Writes `changes` to KV, merged with what other isolates wrote there: through the pool writer
+/// (one Durable Object, so that no isolate's change is lost to another's), or, in a deployment
+/// without it, under this isolate's lock. The isolate then takes KV's result as its copy of the
+/// keys touched.
+pub async fn write(
+    env: &Env,
+    kv: &Kv,
+    changes: Vec<StateChange>,
+    now_ms: u64,
+) -> Result<(), StoreError> {
     if changes.is_empty() {
-        return;
+        return Ok(());
     }
+    let written = match pool_writer::send(env, &changes, now_ms).await {
+        Some(Ok(w)) => w,
+        other => {
+            if let Some(Err(e)) = other {
+                worker::console_error!("pool writer: {e}; writing from this isolate");
+            }
+            write_here(kv, &changes, now_ms).await?
+        }
+    };
+    cache::with(|c| {
+        if let Some(p) = c.pool.as_mut() {
+            if let Some(failed) = written.failed {
+                p.state.failed = failed;
+            }
+            if let Some(status) = written.status {
+                p.state.status = status;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The write itself, under this isolate's lock on each key it touches.
+async fn write_here(kv: &Kv, changes: &[StateChange], now_ms: u64) -> Result<Written, StoreError> {
     let touches_failed = changes.iter().any(StateChange::touches_failed);
     let touches_status = changes.iter().any(StateChange::touches_status);
-    let failed_lock = if touches_failed {
+    let _failed_lock = if touches_failed {
         lock(kv::FAILED_ACCOUNTS).await
     } else {
         None
     };
-    let status_lock = if touches_status {
+    let _status_lock = if touches_status {
         lock(kv::ACCOUNT_STATUS).await
     } else {
         None
     };
-    match store::write_changes(kv, &changes, now_ms).await {
-        Ok(written) => cache::with(|c| {
-            if let Some(p) = c.pool.as_mut() {
-                if touches_failed {
-                    p.state.failed = written.failed;
-                }
-                if touches_status {
-                    p.state.status = written.status;
-                }
-            }
-        }),
-        Err(e) => worker::console_error!("pool state: {e}"),
-    }
-    drop((failed_lock, status_lock));
+    let pool = store::write_changes(kv, changes, now_ms).await?;
+    Ok(Written {
+        failed: touches_failed.then_some(pool.failed),
+        status: touches_status.then_some(pool.status),
+    })
 }

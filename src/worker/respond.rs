@@ -3,6 +3,7 @@
 //! or read whole) is handed to the client as a runtime object, so its bytes never enter
 //! WebAssembly.
 
+use super::fetch;
 use super::upstream::Answer;
 use crate::accounts::id::AccountId;
 use crate::api::openai;
@@ -97,8 +98,9 @@ pub fn preflight() -> Response {
 }
 
 /// Upstream's answer for the client: its status, content type and request ids, the account
-/// that served it (`x-qwen-account`, for callers allowed to know), and the body.
-pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer) -> Response {
+/// that served it (`x-qwen-account`, for callers allowed to know), and the body. A stream ends
+/// with an error event in the OpenAI chat dialect if upstream goes silent for `idle_ms` or breaks.
+pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer, idle_ms: u64) -> Response {
     let (exchange, streamed) = match answer {
         Answer::Whole { exchange, .. } => (exchange, false),
         Answer::Stream { exchange, .. } => (exchange, true),
@@ -127,6 +129,20 @@ pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer) -> Response
     let status = exchange.status();
     match answer {
         Answer::Whole { body, .. } => bytes(status, &h, &body.bytes),
-        Answer::Stream { body, .. } => stream(status, &h, body),
+        Answer::Stream { body, exchange } => {
+            let idle = openai::errors::stream_error_event(
+                &format!(
+                    "upstream sent nothing for {} s; the answer is incomplete",
+                    idle_ms.div_ceil(1000)
+                ),
+                "stream_idle_timeout",
+            );
+            let fail = openai::errors::stream_error_event(
+                "the upstream connection broke; the answer is incomplete",
+                "stream_interrupted",
+            );
+            let guarded = fetch::guard_stream(body, idle_ms, &idle, &fail, &exchange.abort);
+            stream(status, &h, &guarded)
+        }
     }
 }

@@ -14,8 +14,11 @@ use crate::error::GatewayError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// Largest request body accepted (bytes).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Largest request body accepted (bytes). A body is held several times while it is handled (the
+/// runtime's bytes, WebAssembly's copy, the parsed values, the rewritten body, the string handed
+/// to fetch: about 5 copies), and an isolate has 128 MB for every request it serves at once:
+/// 8 MiB keeps one maximal request near 40 MB. docs/PERFORMANCE.md has the measurement.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 const ROLES: &[&str] = &[
     "system",

@@ -40,6 +40,13 @@ pub fn body(e: &GatewayError, audience: Audience) -> Value {
     })
 }
 
+/// An error as an event of a chat stream that already started (the OpenAI SDKs raise it as an
+/// API error): how a committed stream ends when upstream stalls or breaks.
+pub fn stream_error_event(message: &str, code: &str) -> String {
+    let body = json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
+    format!("data: {body}\n\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,8 +175,9 @@ pub async fn put(ctx: &Ctx, req: &Request, id: &AccountId) -> Result<Response, G
     })?;
     let kv = ctx.kv()?;
     let now = now_ms();
-    store::store_account(kv, id, &creds, now).await?;
+    store::put_account(kv, id, &creds).await?;
     accounts::adopt(id, &creds);
+    pool_state::write(&ctx.env, kv, vec![StateChange::Reset(id.clone())], now).await?;
     let pool = pool_state::reload(kv, &ctx.cfg, now).await?;
     let r = report(
         id.as_str(),
@@ -194,8 +195,9 @@ pub async fn put(ctx: &Ctx, req: &Request, id: &AccountId) -> Result<Response, G
 pub async fn delete(ctx: &Ctx, id: &AccountId) -> Result<Response, GatewayError> {
     known(ctx, id).await?;
     let kv = ctx.kv()?;
-    store::remove_account(kv, id, now_ms()).await?;
+    store::drop_account(kv, id).await?;
     accounts::forget(id.as_str());
+    pool_state::write(&ctx.env, kv, vec![StateChange::Reset(id.clone())], now_ms()).await?;
     pool_state::reload(kv, &ctx.cfg, now_ms()).await?;
     Ok(respond::json(200, &json!({"account": id, "deleted": true})))
 }
@@ -207,7 +209,7 @@ pub async fn reset(ctx: &Ctx, id: &AccountId) -> Result<Response, GatewayError> 
     let change = vec![StateChange::Reset(id.clone())];
     pool_state::apply_here(change.clone(), now);
     // Whatever this isolate believes, KV must end up without the account's state.
-    store::write_changes(kv, &change, now).await?;
+    pool_state::write(&ctx.env, kv, change, now).await?;
     pool_state::reload(kv, &ctx.cfg, now).await?;
     Ok(respond::json(200, &json!({"account": id, "reset": true})))
 }

@@ -21,5 +21,9 @@ pub async fn completions(ctx: &Ctx, req: &Request) -> Result<Response, GatewayEr
     let (account, answer) = failover::run(ctx, pinned, &call, deadlines).await?;
     // Who served is the business of key holders only (a public API names no account).
     let shown = (ctx.caller != Caller::Public).then_some(&account);
-    Ok(respond::upstream_answer(shown, &answer))
+    Ok(respond::upstream_answer(
+        shown,
+        &answer,
+        ctx.cfg.stream_idle_timeout_ms,
+    ))
 }

@@ -5,6 +5,7 @@
 
 use crate::accounts::credentials::Credentials;
 use crate::accounts::id::AccountId;
+use crate::accounts::pool::StateChange;
 use crate::error::GatewayError;
 use crate::kv_layout::{self as kvl, KvAccess};
 use crate::qwen::device_flow::{DeviceLogin, PollStep, EXPIRED};
@@ -105,8 +106,9 @@ pub async fn poll(ctx: &Ctx, id: &AccountId) -> Result<Response, GatewayError> {
         PollStep::Authorized(creds) => {
             let creds = Credentials::OAuth(creds);
             let now = now_ms();
-            store::store_account(kv, id, &creds, now).await?;
+            store::put_account(kv, id, &creds).await?;
             accounts::adopt(id, &creds);
+            pool_state::write(&ctx.env, kv, vec![StateChange::Reset(id.clone())], now).await?;
             kv.delete(&key).await?;
             pool_state::reload(kv, &ctx.cfg, now).await?;
             Ok(respond::json(

@@ -54,3 +54,55 @@ export async function readCapped(body, cap, ms, abort, drain) {
   out.bytes = bytes;
   return out;
 }
+
+/**
+ * The client's side of a committed upstream stream: every chunk passed on as it arrives (it
+ * never enters WebAssembly), and a stream that ends cleanly whatever upstream does. When upstream
+ * sends nothing for `idleMs`, or fails while sending, `idleBytes` or `failBytes` (an error event
+ * in the client's dialect) end the stream and `abort` cancels upstream.
+ */
+export function guardStream(body, idleMs, idleBytes, failBytes, abort) {
+  const reader = body.getReader();
+  let last = Date.now();
+  let timer = null;
+  let wake = null;
+  // One timer for the whole stream: it re-arms itself for whatever is left of the idle time, so
+  // a chunk costs a clock read, not a timer.
+  const idle = new Promise((resolve) => { wake = resolve; });
+  const arm = (ms) => {
+    timer = setTimeout(() => {
+      const quiet = Date.now() - last;
+      if (quiet >= idleMs) wake('idle');
+      else arm(idleMs - quiet);
+    }, ms);
+  };
+  arm(idleMs);
+  const end = (controller, bytes) => {
+    clearTimeout(timer);
+    if (bytes) controller.enqueue(bytes);
+    controller.close();
+    reader.cancel().catch(() => {});
+    abort?.abort();
+  };
+  return new ReadableStream({
+    async pull(controller) {
+      let r;
+      try {
+        r = await Promise.race([reader.read(), idle]);
+      } catch {
+        return end(controller, failBytes);
+      }
+      if (r === 'idle') return end(controller, idleBytes);
+      if (r.done) {
+        clearTimeout(timer);
+        return controller.close();
+      }
+      last = Date.now();
+      controller.enqueue(r.value);
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+}
