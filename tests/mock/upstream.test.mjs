@@ -1,5 +1,5 @@
 // Self-test of the upstream mock, through real HTTP.
-// Run from /work/main:  node --test tests/mock/upstream.test.mjs
+// Run from the repository root:  node --test tests/mock/*.test.mjs
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -294,8 +294,12 @@ test('request recording, stats, clear and reset', async () => {
   assert.equal(recs[0].body.messages[0].content, 'hi');
   assert.equal(recs[1].body.grant_type, 'refresh_token');
   assert.equal(recs[1].account, 'a1');
-  assert.deepEqual(await ctl('GET', '/__mock/stats'),
+  const stats = await ctl('GET', '/__mock/stats');
+  const { refresh_calls, chat_calls, device_code_calls, device_poll_calls } = stats;
+  assert.deepEqual({ refresh_calls, chat_calls, device_code_calls, device_poll_calls },
     { refresh_calls: { a1: 1 }, chat_calls: { a1: 1 }, device_code_calls: 0, device_poll_calls: 0 });
+  assert.deepEqual(stats.endpoint_calls, { chat: 1, messages: 0, embeddings: 0, completions: 0, models: 0, token: 1, device_code: 0, unknown: 1 });
+  assert.deepEqual(recs.map((r) => r.endpoint), ['chat', 'token', 'unknown']);
 
   await ctl('DELETE', '/__mock/requests');
   assert.deepEqual(await ctl('GET', '/__mock/requests'), []);
