@@ -65,6 +65,10 @@ export function sendFixture(ctx, name, params = {}) {
 
 /** The answer to a request refused by authorize() (see kinds.mjs). */
 export function sendDenied(ctx, deny) {
+  if (deny === 'no_route') {
+    const { method, url } = ctx.req;
+    return send(ctx.res, 404, apiError(`No route for ${method} ${new URL(url, 'http://mock').pathname}`, 'invalid_request_error', 'not_found'));
+  }
   if (deny === 'invalid_token') return sendError(ctx, 401, INVALID_TOKEN);
   return sendFixture(ctx, deny);
 }

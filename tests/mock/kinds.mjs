@@ -5,6 +5,7 @@
 //   dashscope   /compatible-mode/v1              DashScope pay-as-you-go (OpenAI-compatible)
 //               /apps/anthropic/v1/messages      DashScope Anthropic-compatible
 //   token_plan  /token-plan/compatible-mode/v1   Token Plan (team seats)
+//               /token-plan/apps/anthropic/v1/messages
 //   coding      /coding/v1                       Coding Plan (chat only, no /models)
 //               /coding/apps/anthropic/v1/messages
 import { hex, rand } from './wire.mjs';
@@ -21,19 +22,21 @@ const OPENAI_PREFIXES = [
 ];
 const ANTHROPIC_PATHS = new Map([
   ['/apps/anthropic/v1/messages', 'dashscope'],
+  ['/token-plan/apps/anthropic/v1/messages', 'token_plan'],
   ['/coding/apps/anthropic/v1/messages', 'coding'],
 ]);
 /** The endpoints each surface serves; anything else there is a 404 before any authentication. */
 const SURFACE_ENDPOINTS = {
   portal: new Set(['chat', 'embeddings', 'completions', 'models']),
   dashscope: new Set(['chat', 'embeddings', 'completions', 'models', 'messages']),
-  token_plan: new Set(['chat', 'models']),
+  token_plan: new Set(['chat', 'models', 'messages']),
   coding: new Set(['chat', 'messages']),
 };
 const ALL = (surface) => SURFACE_ENDPOINTS[surface];
+const PORTAL_KEY_KINDS = new Set(['api_key', 'openai_compatible']);
 /** kind -> surface -> endpoints its credentials are accepted on. */
 const ACCESS = {
-  oauth: { portal: new Set(['chat', 'models']), dashscope: new Set(['chat']) },
+  oauth: { portal: new Set(['chat']), dashscope: new Set(['chat']) },
   api_key: { portal: ALL('portal'), dashscope: ALL('dashscope') },
   dashscope: { dashscope: ALL('dashscope') },
   token_plan: { token_plan: ALL('token_plan') },
@@ -93,7 +96,7 @@ export function baseUrls(kind, base) {
     case 'oauth': return { openai: `${base}/v1` };
     case 'api_key': return { openai: `${base}/compatible-mode/v1`, portal: `${base}/v1`, anthropic: `${base}/apps/anthropic` };
     case 'dashscope': return { openai: `${base}/compatible-mode/v1`, anthropic: `${base}/apps/anthropic` };
-    case 'token_plan': return { openai: `${base}/token-plan/compatible-mode/v1` };
+    case 'token_plan': return { openai: `${base}/token-plan/compatible-mode/v1`, anthropic: `${base}/token-plan/apps/anthropic` };
     case 'coding_plan': return { openai: `${base}/coding/v1`, anthropic: `${base}/coding/apps/anthropic` };
     default: return { openai: `${base}/v1`, compatible: `${base}/compatible-mode/v1` };
   }
@@ -109,14 +112,16 @@ export function credentialOf(req) {
 
 /**
  * -> {id, acc, deny}: id when the token was ever issued (for attribution), acc when it may call
- * this route now, else deny = the error to answer: 'invalid_token' (the portal's 401) or the name
+ * this route now, else deny = the error to answer: 'no_route' (404), 'invalid_token' (the portal's 401) or the name
  * of an error fixture ('no_api_key', 'invalid_api_key', 'general_key_on_coding_url',
  * 'coding_key_on_general_url').
  */
 export function authorize(st, route, cred) {
   const { surface, endpoint } = route;
-  const id = (cred.token && st.owners.get(cred.token)) ?? null;
-  // Token Plan reads only Authorization: Bearer.
+  let id = (cred.token && st.owners.get(cred.token)) ?? null;
+  // The OAuth portal reads Authorization only: an OAuth token in x-api-key is no credential at all.
+  if (id && !cred.bearer && st.accounts.get(id)?.kind === 'oauth') id = null;
+  // Token Plan reads only Authorization: Bearer (on its Anthropic endpoint too).
   if (surface === 'token_plan' && !cred.bearer) return { id, acc: null, deny: 'no_api_key' };
   const acc = id ? st.accounts.get(id) : null;
   let valid = false;
@@ -124,6 +129,11 @@ export function authorize(st, route, cred) {
     valid = acc.kind === 'oauth'
       ? cred.bearer === acc.access_token && Date.now() < acc.expiry_date
       : cred.token === acc.api_key;
+  }
+  // The OAuth portal itself serves chat only: its other endpoints exist for key accounts alone
+  // (OpenAI-compatible providers), anyone else gets the unknown-route 404, unattributed.
+  if (surface === 'portal' && endpoint !== 'chat' && !(valid && PORTAL_KEY_KINDS.has(acc.kind))) {
+    return { id: null, acc: null, deny: 'no_route' };
   }
   if (!valid) return { id, acc: null, deny: surface === 'coding' ? 'general_key_on_coding_url' : 'invalid_token' };
   if (ACCESS[acc.kind][surface]?.has(endpoint)) return { id, acc, deny: null };

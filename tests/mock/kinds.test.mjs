@@ -35,7 +35,7 @@ test('account creation: keys and base URLs per kind; oauth and api_key answer as
   const t = await account('t', { kind: 'token_plan' });
   assert.match(t.api_key, /^sk-(?!sp-)/);
   assert.equal(t.base_url, `${mock.url}/token-plan/compatible-mode/v1`);
-  assert.equal(t.anthropic_base_url, undefined);
+  assert.equal(t.anthropic_base_url, `${mock.url}/token-plan/apps/anthropic`);
   const c = await account('c', { kind: 'coding_plan' });
   assert.match(c.api_key, /^sk-sp-/);
   assert.deepEqual(c.base_urls, { openai: `${mock.url}/coding/v1`, anthropic: `${mock.url}/coding/apps/anthropic` });
@@ -78,6 +78,9 @@ test('token_plan: Bearer required; x-api-key alone is "No API-key provided."', a
   await expectFixture(await chat(key, {}, path, { via: 'x-api-key' }), 'no_api_key');
   await expectFixture(await chat(key, {}, path, { via: 'none' }), 'no_api_key');
   assert.equal((await get('/token-plan/compatible-mode/v1/models', key)).status, 200);
+  await expectOk(await messages(key, {}, '/token-plan/apps/anthropic/v1/messages'));
+  await expectFixture(await messages(key, {}, '/token-plan/apps/anthropic/v1/messages', { via: 'x-api-key' }), 'no_api_key', 'anthropic');
+  await expectFixture(await messages(key), 'invalid_api_key', 'anthropic');
   await expectFixture(await chat(key), 'invalid_api_key');
   await expectFixture(await chat(key, {}, '/coding/v1/chat/completions'), 'general_key_on_coding_url');
 });
@@ -115,8 +118,12 @@ test('openai_compatible: /v1 and /compatible-mode/v1 both; no Anthropic endpoint
   await expectOk(await chat(o.access_token, {}, '/v1/chat/completions'));
   await expectOk(await chat(o.access_token));
   assert.equal((await chat(o.access_token, {}, '/v1/chat/completions', { via: 'x-api-key' })).status, 401, 'oauth tokens: Bearer only');
-  assert.equal((await post('/v1/embeddings', o.access_token, { input: 'x' })).status, 401);
-  assert.equal((await get('/v1/models', o.access_token)).status, 200);
+  assert.equal((await ctl('GET', '/__mock/requests?path=/v1/chat/completions')).at(-1).account, null, 'and unattributed, as before');
+  for (const res of [await post('/v1/embeddings', o.access_token, { input: 'x' }), await get('/v1/models', o.access_token), await get('/v1/models', 'nobody')]) {
+    assert.equal(res.status, 404, 'the portal serves chat only');
+    assert.equal((await res.json()).error.code, 'not_found');
+  }
+  assert.deepEqual((await ctl('GET', '/__mock/requests?path=/v1/models')).map((r) => r.account), [null, null]);
 });
 
 test('expire and revoke withdraw a key; requests are attributed to its account', async () => {

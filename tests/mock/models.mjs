@@ -11,7 +11,7 @@ export const DEFAULT_MODELS = {
   token_plan: ['qwen3-coder-plus', 'qwen3-coder-next', 'qwen3.6-plus', 'qwen3.7-plus', 'qwen3.8-max'],
   coding_plan: ['qwen3-coder-plus', 'qwen3-coder-next', 'qwen3.6-plus', 'qwen3.7-plus', 'qwen3.8-max', 'kimi-k2.5', 'glm-5', 'glm-4.7', 'MiniMax-M2.5'],
   openai_compatible: ['qwen3-coder-plus', 'qwen3-coder-flash'],
-  oauth: ['coder-model', 'vision-model', 'qwen3-coder-plus', 'qwen3-coder-flash'],
+  oauth: ['coder-model', 'vision-model', 'qwen3-coder-plus', 'qwen3-coder-flash'], // strict_models only: no listing
 };
 DEFAULT_MODELS.api_key = DEFAULT_MODELS.dashscope;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Mock of Qwen's upstreams for tests and benchmarks, on one host: the OAuth endpoints of chat.qwen.ai
-// (refresh and device flow with PKCE), the legacy OAuth portal, DashScope (OpenAI- and Anthropic-
-// compatible), Token Plan and Coding Plan. What it imitates: docs/UPSTREAM.md. Node standard library only.
+// (refresh and device flow with PKCE), the legacy OAuth portal, DashScope, Token Plan and Coding Plan
+// (OpenAI- and Anthropic-compatible). What it imitates: docs/UPSTREAM.md. Node standard library only.
 //
 //   import { startMock } from './upstream.mjs';
 //   const mock = await startMock({ chunkDelayMs: 1 });   // mock.url = 'http://127.0.0.1:PORT'
@@ -17,16 +17,18 @@
 // ROUTES (recorded; `endpoint` in /__mock/requests and /__mock/stats.endpoint_calls)
 //   POST /api/v1/oauth2/device/code, POST /api/v1/oauth2/token          device_code, token
 //   POST {base}/chat/completions   POST {base}/embeddings   POST {base}/completions   GET {base}/models[/<id>]
-//     {base} = /v1 (portal; chat, embeddings, completions, models)  /compatible-mode/v1 (DashScope; all four)
+//     {base} = /v1 (portal: chat; embeddings, completions and models for api_key and openai_compatible
+//              keys only, a 404 for anyone else)   /compatible-mode/v1 (DashScope; all four)
 //              /token-plan/compatible-mode/v1 (chat, models)         /coding/v1 (chat only; /models is a 404)
-//   POST /apps/anthropic/v1/messages (DashScope)   POST /coding/apps/anthropic/v1/messages (Coding Plan)
+//   POST /apps/anthropic/v1/messages (DashScope), /token-plan/apps/anthropic/v1/messages (Token Plan),
+//        /coding/apps/anthropic/v1/messages (Coding Plan)
 //   Anything else: 404 not_found. A query string (?beta=true) is ignored.
 //
 // ACCOUNT KINDS (POST /__mock/accounts {id, kind})    key              accepted on
-//   oauth (default)     refreshed access token (Bearer only)        /v1 chat+models, /compatible-mode/v1 chat
+//   oauth (default)     refreshed access token (Bearer only)        /v1 and /compatible-mode/v1 chat
 //   api_key             sk-<id>-…                                   /v1, /compatible-mode/v1, /apps/anthropic
 //   dashscope           sk-…                                        /compatible-mode/v1, /apps/anthropic
-//   token_plan          sk-…  (Authorization: Bearer required)      /token-plan/compatible-mode/v1
+//   token_plan          sk-…  (Authorization: Bearer required)      /token-plan/compatible-mode/v1, …/apps/anthropic
 //   coding_plan         sk-sp-…                                     /coding/v1, /coding/apps/anthropic
 //   openai_compatible   key-<id>-… (any key via api_key)            /v1, /compatible-mode/v1 (no Anthropic)
 // Keys go in Authorization: Bearer or x-api-key (Anthropic routes: either). Refusals:
@@ -142,10 +144,11 @@ export async function startMock({ port = 0, host = '127.0.0.1', chunkDelayMs = 1
   async function modelCall(req, res, body, rec, route) {
     const cred = credentialOf(req);
     const { id, acc, deny } = authorize(rt.st, route, cred);
+    const ctx = { req, res, body, rec, acc, route, dialect: route.dialect, token: cred.token };
+    if (deny === 'no_route') return sendDenied(ctx, deny); // as unknown routes: at once, unattributed
     rec.account = id;
     if (id) bump(rt.st.stats[`${route.endpoint}_calls`], id);
     await rt.sleep(rt.config.service_time_ms);
-    const ctx = { req, res, body, rec, acc, route, dialect: route.dialect, token: cred.token };
     if (deny) return sendDenied(ctx, deny);
     if (route.endpoint !== 'models' && !isObject(body)) {
       return sendError(ctx, 400, apiError('request body is not a JSON object', 'invalid_request_error', 'invalid_parameter_error'));
