@@ -34,6 +34,14 @@ export class MockControl {
   stats() { return this.call('GET', '/__mock/stats'); }
   config(c) { return this.call('POST', '/__mock/config', c); }
   reset() { return this.call('POST', '/__mock/reset'); }
+  /** Scripted agent turns for an account (replacing those left, or appended). */
+  agent(id, turns, { append = false } = {}) { return this.call('POST', `/__mock/accounts/${id}/agent`, { turns, append }); }
+  /** The model list an account's GET …/models answers (null: its kind's). */
+  models(id, models) { return this.call('POST', `/__mock/accounts/${id}/models`, { models }); }
+  /** Account options: agents_only, strict_models, prompt_cache. */
+  options(id, o) { return this.call('POST', `/__mock/accounts/${id}/options`, o); }
+  /** The error fixtures by name (tests/fixtures/qwen/errors/). */
+  errors() { return this.call('GET', '/__mock/errors'); }
 }
 
 /** Credentials as qwen-code stores them, from a mock account. */
