@@ -95,7 +95,7 @@ export async function perform(rt, ctx, b) {
   }
 }
 
-/** The body bytes of a failing answer of `status` (a fixture's when `error` names one). */
+/** The body bytes of a failing answer of `status`, in the route's dialect. */
 function errorBytes(ctx, status, message = 'Internal server error') {
   if (ctx.dialect === 'anthropic') return JSON.stringify({ type: 'error', error: { type: anthropicType(status), message } });
   return JSON.stringify(apiError(message, status >= 500 ? 'server_error' : 'invalid_request_error', status >= 500 ? 'internal_error' : 'invalid_request'));

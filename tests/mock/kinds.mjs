@@ -112,8 +112,8 @@ export function credentialOf(req) {
 
 /**
  * -> {id, acc, deny}: id when the token was ever issued (for attribution), acc when it may call
- * this route now, else deny = the error to answer: 'no_route' (404), 'invalid_token' (the portal's 401) or the name
- * of an error fixture ('no_api_key', 'invalid_api_key', 'general_key_on_coding_url',
+ * this route now, else deny = the error to answer: 'no_route' (404), 'invalid_token' (the portal's
+ * 401) or the name of an error fixture ('no_api_key', 'invalid_api_key', 'general_key_on_coding_url',
  * 'coding_key_on_general_url').
  */
 export function authorize(st, route, cred) {

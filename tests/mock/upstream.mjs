@@ -28,7 +28,8 @@
 //   oauth (default)     refreshed access token (Bearer only)        /v1 and /compatible-mode/v1 chat
 //   api_key             sk-<id>-…                                   /v1, /compatible-mode/v1, /apps/anthropic
 //   dashscope           sk-…                                        /compatible-mode/v1, /apps/anthropic
-//   token_plan          sk-…  (Authorization: Bearer required)      /token-plan/compatible-mode/v1, …/apps/anthropic
+//   token_plan          sk-…  (Authorization: Bearer required)      /token-plan/compatible-mode/v1,
+//                                                                   /token-plan/apps/anthropic
 //   coding_plan         sk-sp-…                                     /coding/v1, /coding/apps/anthropic
 //   openai_compatible   key-<id>-… (any key via api_key)            /v1, /compatible-mode/v1 (no Anthropic)
 // Keys go in Authorization: Bearer or x-api-key (Anthropic routes: either). Refusals:
