@@ -93,7 +93,7 @@ fn main() {
     bench("pool/select among 100 accounts", || {
         u = (u + 0.618_033_988_7) % 1.0;
         let mut plan = Plan::new(None, &pool).unwrap();
-        black_box(plan.next(&pool, &creds_by_id, now, u));
+        black_box(plan.next(&pool, &creds_by_id, now, u, &|_| true));
     });
 
     let keys = ClientKeys::from_secrets(

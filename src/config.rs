@@ -3,6 +3,7 @@
 //! and the default is used instead, so a typo never takes the gateway down.
 
 use crate::api::keys::ClientKeys;
+use crate::catalogue::Aliases;
 
 /// Every var: name, default, meaning. wrangler.toml and the README list the same.
 pub const VARS: &[(&str, &str, &str)] = &[
@@ -77,13 +78,16 @@ pub struct Config {
     pub request_timeout_ms: u64,
     pub stream_idle_timeout_ms: u64,
     pub cache_ttl_ms: u64,
+    /// Model aliases: `MODEL_ALIASES`, or the defaults (Claude and GPT names to the default
+    /// model).
+    pub aliases: Aliases,
     /// What was wrong with the vars (each replaced by its default).
     pub problems: Vec<ConfigProblem>,
 }
 
 /// The default of a var; a var missing from [`VARS`] has none, which the tests catch (every
 /// number would then read as 0).
-fn default_of(name: &str) -> &'static str {
+pub fn default_of(name: &str) -> &'static str {
     VARS.iter()
         .find(|(n, _, _)| *n == name)
         .map(|(_, d, _)| *d)
@@ -140,6 +144,16 @@ impl Config {
             "a whole number of seconds (0 to 3600)",
         );
         let num = |v: String| v.parse::<u64>().unwrap_or(0);
+        let aliases = match get("MODEL_ALIASES") {
+            None => Aliases::defaults(&default_model),
+            Some(json) => Aliases::parse(&json).unwrap_or_else(|message| {
+                problems.push(ConfigProblem {
+                    name: "MODEL_ALIASES",
+                    message: format!("{message}; using the default aliases"),
+                });
+                Aliases::defaults(&default_model)
+            }),
+        };
         Config {
             client_keys: ClientKeys::from_secrets(
                 get("OPENAI_API_KEYS").as_deref(),
@@ -154,6 +168,7 @@ impl Config {
             request_timeout_ms: num(request),
             stream_idle_timeout_ms: num(idle),
             cache_ttl_ms: num(ttl) * 1000,
+            aliases,
             problems,
         }
     }
@@ -210,6 +225,7 @@ mod tests {
             ("REQUEST_TIMEOUT_MS", "0"),
             ("ACCOUNT_CACHE_TTL_SECS", "0"),
             ("QWEN_API_BASE_URL", "dashscope.aliyuncs.com"),
+            ("MODEL_ALIASES", "[1]"),
             ("ADMIN_SECRET_KEY", "   "),
             ("OPENAI_API_KEYS", "sk-a"),
         ]);
@@ -227,8 +243,13 @@ mod tests {
             [
                 "QWEN_API_BASE_URL",
                 "FIRST_BYTE_TIMEOUT_MS",
-                "REQUEST_TIMEOUT_MS"
+                "REQUEST_TIMEOUT_MS",
+                "MODEL_ALIASES"
             ]
+        );
+        assert_eq!(
+            c.aliases.resolve("claude-x").as_deref(),
+            Some("qwen3-coder-plus")
         );
         assert!(c.problems[1].message.contains("using 45000"));
         assert!(c.admin_key.is_none(), "a blank secret is unset");

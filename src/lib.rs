@@ -14,10 +14,12 @@
 
 pub mod accounts;
 pub mod api;
+pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod kv_layout;
 pub mod qwen;
+pub mod raw_json;
 pub mod store;
 pub mod time;
 pub mod usage;

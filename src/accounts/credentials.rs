@@ -9,6 +9,9 @@
 //! Also here: the rule that decides which copy of an account's credentials wins when the isolate,
 //! KV and the `QWEN_OAUTH_CREDS` secret disagree ([`resolve`]).
 
+pub use crate::accounts::key_account::ApiKeyCredentials;
+pub use crate::accounts::kinds::AccountKind;
+use crate::accounts::kinds::KIND_NAMES;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -78,26 +81,10 @@ impl OAuthCredentials {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApiKeyCredentials {
-    pub api_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Credentials {
     OAuth(OAuthCredentials),
     ApiKey(ApiKeyCredentials),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AccountKind {
-    Oauth,
-    ApiKey,
 }
 
 /// Why a stored record could not be used. Never contains secret values.
@@ -127,79 +114,57 @@ impl Credentials {
             .as_object_mut()
             .ok_or_else(|| CredentialsError("credentials must be a JSON object".into()))?;
         let kind = match obj.remove("kind") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(k)) => Some(k),
-            Some(_) => {
-                return Err(CredentialsError(
-                    "'kind' must be a string: 'oauth' or 'api_key'".into(),
+            None | Some(Value::Null) => AccountKind::Oauth,
+            Some(Value::String(k)) => AccountKind::of_record(&k).ok_or_else(|| {
+                CredentialsError(format!(
+                    "unknown account kind '{}' (expected one of {KIND_NAMES})",
+                    k.chars().take(40).collect::<String>()
                 ))
+            })?,
+            Some(_) => {
+                return Err(CredentialsError(format!(
+                    "'kind' must be a string: one of {KIND_NAMES}"
+                )))
             }
         };
-        match kind.as_deref() {
-            None | Some("oauth") | Some("qwen-oauth") => {
-                match obj.get("refresh_token") {
-                    Some(Value::String(s)) if !s.is_empty() => {}
-                    _ => return Err(CredentialsError("refresh_token is missing or empty".into())),
-                }
-                for field in ["access_token", "refresh_token"] {
-                    if let Some(Value::String(t)) = obj.get(field) {
-                        if !t.is_empty() && !is_header_safe(t) {
-                            return Err(CredentialsError(format!(
-                                "{field} must be visible ASCII (no spaces, line breaks or other characters a header cannot carry)"
-                            )));
-                        }
-                    }
-                }
-                let c: OAuthCredentials = serde_json::from_value(value).map_err(|e| {
-                    CredentialsError(format!(
-                        "invalid OAuth credentials: {}",
-                        scrub(&e.to_string())
-                    ))
-                })?;
-                Ok(Credentials::OAuth(c))
-            }
-            Some("api_key") => {
-                match obj.get("api_key") {
-                    Some(Value::String(s)) if is_header_safe(s) => {}
-                    Some(Value::String(s)) if !s.is_empty() => {
-                        return Err(CredentialsError(
-                            "api_key must be visible ASCII (no spaces, line breaks or other characters a header cannot carry)".into(),
-                        ))
-                    }
-                    _ => return Err(CredentialsError("api_key is missing or empty".into())),
-                }
-                let c: ApiKeyCredentials = serde_json::from_value(value).map_err(|e| {
-                    CredentialsError(format!(
-                        "invalid api_key account: {}",
-                        scrub(&e.to_string())
-                    ))
-                })?;
-                Ok(Credentials::ApiKey(c))
-            }
-            Some(other) => Err(CredentialsError(format!(
-                "unknown account kind '{other}' (expected 'oauth' or 'api_key')"
-            ))),
+        if kind != AccountKind::Oauth {
+            let obj = std::mem::take(obj);
+            return ApiKeyCredentials::from_object(kind, obj).map(Credentials::ApiKey);
         }
+        match obj.get("refresh_token") {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            _ => return Err(CredentialsError("refresh_token is missing or empty".into())),
+        }
+        for field in ["access_token", "refresh_token"] {
+            if let Some(Value::String(t)) = obj.get(field) {
+                if !t.is_empty() && !is_header_safe(t) {
+                    return Err(CredentialsError(format!(
+                        "{field} must be visible ASCII (no spaces, line breaks or other characters a header cannot carry)"
+                    )));
+                }
+            }
+        }
+        let c: OAuthCredentials = serde_json::from_value(value).map_err(|e| {
+            CredentialsError(format!(
+                "invalid OAuth credentials: {}",
+                scrub(&e.to_string())
+            ))
+        })?;
+        Ok(Credentials::OAuth(c))
     }
 
     pub fn to_json(&self) -> String {
         match self {
             // Plain qwen-code shape, no kind field: the TypeScript worker reads it unchanged.
             Credentials::OAuth(c) => serde_json::to_string(c).unwrap_or_default(),
-            Credentials::ApiKey(c) => {
-                let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("kind".into(), Value::String("api_key".into()));
-                }
-                v.to_string()
-            }
+            Credentials::ApiKey(c) => c.to_value().to_string(),
         }
     }
 
     pub fn kind(&self) -> AccountKind {
         match self {
             Credentials::OAuth(_) => AccountKind::Oauth,
-            Credentials::ApiKey(_) => AccountKind::ApiKey,
+            Credentials::ApiKey(c) => c.kind,
         }
     }
 
@@ -343,7 +308,7 @@ mod tests {
         assert!(Credentials::parse(r#"{"kind":"magic"}"#)
             .unwrap_err()
             .0
-            .contains("unknown account kind"));
+            .contains("unknown account kind 'magic' (expected one of oauth, api_key, dashscope"));
     }
 
     #[test]
@@ -394,7 +359,7 @@ mod tests {
     #[test]
     fn kind_must_be_a_known_string_and_tokens_header_safe() {
         let e = Credentials::parse(r#"{"kind":5,"refresh_token":"rt-secret-yyyy"}"#).unwrap_err();
-        assert!(e.0.contains("'kind' must be a string"), "{e}");
+        assert!(e.0.contains("'kind' must be a string: one of oauth"), "{e}");
         assert!(Credentials::parse(r#"{"kind":["api_key"],"api_key":"k"}"#).is_err());
         let e = Credentials::parse("{\"kind\":\"api_key\",\"api_key\":\"sk-a\\nb\"}").unwrap_err();
         assert!(

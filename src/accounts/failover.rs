@@ -87,15 +87,17 @@ impl Plan {
         })
     }
 
-    /// The next account to try, drawn among the usable ones not tried yet (weighted by the time
-    /// their token has left); `None` when the request should give up. `unit` is a uniform random
-    /// number in `[0, 1)`. Accounts without known credentials are skipped.
+    /// The next account to try, drawn among the usable ones not tried yet that can serve the
+    /// call (`eligible`), weighted by the time their token has left; `None` when the request
+    /// should give up. `unit` is a uniform random number in `[0, 1)`. Accounts without known
+    /// credentials are skipped.
     pub fn next(
         &mut self,
         pool: &PoolState,
         creds: &CredentialsById,
         now_ms: u64,
         unit: f64,
+        eligible: &dyn Fn(&Credentials) -> bool,
     ) -> Option<AccountId> {
         if self.tried.len() >= self.max_attempts {
             return None;
@@ -106,7 +108,7 @@ impl Plan {
             .filter(|id| self.pinned.as_ref().is_none_or(|p| p == *id))
             .filter(|id| !self.tried.contains(id))
             .filter_map(|id| {
-                let c = creds.get(id.as_str())?;
+                let c = creds.get(id.as_str()).filter(|c| eligible(c))?;
                 unusable_reason(id.as_str(), &pool.failed, &pool.status, now_ms, Some(c))
                     .is_none()
                     .then(|| Candidate {
@@ -137,6 +139,19 @@ impl Plan {
             Failure::Dead { fingerprint, .. } => vec![status(Change::Dead {
                 reason: failure.admin_text(),
                 fingerprint: fingerprint.clone(),
+                discontinued: false,
+            })],
+            Failure::Discontinued { fingerprint } => vec![status(Change::Dead {
+                reason: failure.admin_text(),
+                fingerprint: fingerprint.clone(),
+                discontinued: true,
+            })],
+            Failure::OutUntil { until_ms, reason } => vec![status(Change::Out {
+                until_ms: *until_ms,
+                reason: reason.clone(),
+            })],
+            Failure::Refused { .. } => vec![status(Change::Error {
+                error: failure.admin_text(),
             })],
             Failure::Unavailable { .. } => vec![status(Change::Error {
                 error: failure.admin_text(),
@@ -148,11 +163,18 @@ impl Plan {
 
     /// The error for a request that nothing answered: what each tried account said or, when none
     /// was tried, why each account is out; `Retry-After` when some account comes back later.
-    pub fn give_up(self, pool: &PoolState, creds: &CredentialsById, now_ms: u64) -> GatewayError {
+    pub fn give_up(
+        self,
+        pool: &PoolState,
+        creds: &CredentialsById,
+        now_ms: u64,
+        eligible: &dyn Fn(&Credentials) -> bool,
+    ) -> GatewayError {
         let out: Vec<(&AccountId, Unusable)> = pool
             .ids
             .iter()
             .filter(|id| self.pinned.as_ref().is_none_or(|p| p == *id))
+            .filter(|id| creds.get(id.as_str()).is_none_or(eligible))
             .filter_map(|id| {
                 let c = creds.get(id.as_str());
                 unusable_reason(id.as_str(), &pool.failed, &pool.status, now_ms, c).map(|r| (id, r))
@@ -191,11 +213,15 @@ fn failure_of(r: Unusable, now_ms: u64) -> Failure {
         Unusable::CoolingDown { until_ms } => Failure::Throttled {
             retry_after_secs: until_ms.saturating_sub(now_ms).div_ceil(1000).max(1),
         },
-        Unusable::Dead { reason } => Failure::Dead {
+        Unusable::Dead {
+            discontinued: true, ..
+        } => Failure::Discontinued { fingerprint: None },
+        Unusable::Dead { reason, .. } => Failure::Dead {
             reason: "declared dead earlier".into(),
             note: Some(reason),
             fingerprint: None,
         },
+        Unusable::OutUntil { until_ms, reason } => Failure::OutUntil { until_ms, reason },
     }
 }
 

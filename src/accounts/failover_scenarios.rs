@@ -95,7 +95,7 @@ impl World {
             }
         };
         let mut draw = 0.0;
-        while let Some(account) = plan.next(&self.pool, &self.creds, now, draw) {
+        while let Some(account) = plan.next(&self.pool, &self.creds, now, draw, &|_| true) {
             draw = (draw + 0.37) % 1.0;
             out.calls.push(account.to_string());
             match self.upstream(account.as_str()) {
@@ -112,7 +112,7 @@ impl World {
                 }
             }
         }
-        out.error = Some(plan.give_up(&self.pool, &self.creds, now));
+        out.error = Some(plan.give_up(&self.pool, &self.creds, now, &|_| true));
         out
     }
 }
@@ -357,11 +357,33 @@ fn scenario_selection_spreads_over_every_usable_account() {
     let mut seen = std::collections::BTreeSet::new();
     for u in [0.05, 0.5, 0.95] {
         let mut plan = Plan::new(None, &w.pool).unwrap();
-        seen.insert(plan.next(&w.pool, &w.creds, NOON, u).unwrap().to_string());
+        seen.insert(
+            plan.next(&w.pool, &w.creds, NOON, u, &|_| true)
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_eq!(seen.len(), 3, "{seen:?}");
     let o = w.request(None, NOON);
     assert!(o.answered_by.is_some());
+}
+
+#[test]
+fn scenario_only_accounts_that_can_serve_the_call_are_tried() {
+    let mut w = World::new(&["oauth1", "key1"]);
+    w.creds.insert(
+        "key1".into(),
+        Credentials::parse(r#"{"kind":"dashscope","api_key":"sk-1","region":"cn"}"#).unwrap(),
+    );
+    let embeddings = |c: &Credentials| matches!(c, Credentials::ApiKey(_));
+    for u in [0.0, 0.5, 0.99] {
+        let mut plan = Plan::new(None, &w.pool).unwrap();
+        assert_eq!(
+            plan.next(&w.pool, &w.creds, NOON, u, &embeddings).unwrap(),
+            "key1"
+        );
+        assert_eq!(plan.next(&w.pool, &w.creds, NOON, u, &embeddings), None);
+    }
 }
 
 #[test]

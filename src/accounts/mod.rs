@@ -4,6 +4,8 @@
 pub mod credentials;
 pub mod failover;
 pub mod id;
+pub mod key_account;
+pub mod kinds;
 pub mod pool;
 pub mod report;
 pub mod state;

@@ -152,8 +152,18 @@ impl StateChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unusable {
     QuotaExceeded,
-    CoolingDown { until_ms: u64 },
-    Dead { reason: String },
+    CoolingDown {
+        until_ms: u64,
+    },
+    /// A plan window spent.
+    OutUntil {
+        until_ms: u64,
+        reason: String,
+    },
+    Dead {
+        reason: String,
+        discontinued: bool,
+    },
 }
 
 /// Why `id` cannot be used now, if it cannot. `creds` are its current credentials, when known:
@@ -177,6 +187,7 @@ pub fn unusable_reason(
             if !replaced {
                 return Some(Unusable::Dead {
                     reason: reason.clone(),
+                    discontinued: s.discontinued,
                 });
             }
         }
@@ -184,6 +195,14 @@ pub fn unusable_reason(
     // A list from an earlier UTC day no longer counts, whether or not its reset is written yet.
     if failed.contains(id) && !failed.is_stale(now_ms) {
         return Some(Unusable::QuotaExceeded);
+    }
+    if let Some(s) = st {
+        if let Some(until) = s.out_until.filter(|u| *u > now_ms) {
+            return Some(Unusable::OutUntil {
+                until_ms: until,
+                reason: s.out_reason.clone().unwrap_or_default(),
+            });
+        }
     }
     match st.and_then(|s| s.cooldown_until) {
         Some(until) if until > now_ms => Some(Unusable::CoolingDown { until_ms: until }),
@@ -238,7 +257,9 @@ pub fn earliest_recovery_ms(reasons: &[Unusable], now_ms: u64) -> Option<u64> {
         .iter()
         .filter_map(|r| match r {
             Unusable::QuotaExceeded => Some(ms_until_utc_midnight(now_ms)),
-            Unusable::CoolingDown { until_ms } => Some(until_ms.saturating_sub(now_ms)),
+            Unusable::CoolingDown { until_ms } | Unusable::OutUntil { until_ms, .. } => {
+                Some(until_ms.saturating_sub(now_ms))
+            }
             Unusable::Dead { .. } => None,
         })
         .min()
@@ -365,7 +386,13 @@ mod tests {
         ];
         assert_eq!(earliest_recovery_ms(&reasons, NOON), Some(5_000));
         assert_eq!(
-            earliest_recovery_ms(&[Unusable::Dead { reason: "x".into() }], NOON),
+            earliest_recovery_ms(
+                &[Unusable::Dead {
+                    reason: "x".into(),
+                    discontinued: false
+                }],
+                NOON
+            ),
             None
         );
     }

@@ -15,7 +15,11 @@ pub enum Status {
     Expired,
     QuotaExceeded,
     Throttled,
+    /// A plan window (hours, a week, a month) spent: out until `out_until`.
+    Out,
     Dead,
+    /// Dead because the service behind it ended (legacy OAuth).
+    Discontinued,
     MissingCredentials,
 }
 
@@ -42,6 +46,11 @@ pub struct AccountReport {
     pub expires_in_seconds: Option<i64>,
     pub kind: Option<AccountKind>,
     pub failure_reason: Option<String>,
+    /// What the account can serve: chat, embeddings, completions, anthropic, models.
+    pub capabilities: Vec<&'static str>,
+    /// A plan window's renewal (epoch ms), while the account is out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_until: Option<u64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<u64>,
     pub cooldown_until: Option<u64>,
@@ -51,12 +60,14 @@ pub struct AccountReport {
 }
 
 /// `creds`: `Ok(None)` when the account has no credentials, `Err(why)` when they are unreadable.
+/// `default_base`: the chat base of records that name none.
 pub fn report(
     id: &str,
     creds: Result<Option<&Credentials>, String>,
     failed: &FailedAccounts,
     status: &StatusMap,
     now_ms: u64,
+    default_base: &str,
 ) -> AccountReport {
     let st = status.get(id);
     let current = match &creds {
@@ -70,6 +81,8 @@ pub fn report(
         expires_in_seconds: None,
         kind: None,
         failure_reason: None,
+        capabilities: Vec::new(),
+        out_until: None,
         last_error: st.and_then(|s| s.last_error.clone()),
         last_error_at: st.and_then(|s| s.last_error_at),
         cooldown_until: st.and_then(|s| s.cooldown_until).filter(|u| *u > now_ms),
@@ -78,6 +91,7 @@ pub fn report(
     match creds {
         Ok(Some(c)) => {
             r.kind = Some(c.kind());
+            r.capabilities = capabilities(c, default_base);
             if let Some(exp) = c.expiry_ms() {
                 // Both clamped far below i64::MAX: no wrap whatever was stored.
                 let secs =
@@ -105,9 +119,24 @@ pub fn report(
         }
     }
     match unusable_reason(id, failed, status, now_ms, current) {
-        Some(Unusable::Dead { reason }) => {
-            r.status = Status::Dead;
+        Some(Unusable::Dead {
+            reason,
+            discontinued,
+        }) => {
+            r.status = if discontinued {
+                Status::Discontinued
+            } else {
+                Status::Dead
+            };
             r.failure_reason = Some(reason);
+        }
+        Some(Unusable::OutUntil { until_ms, reason }) if r.status != Status::MissingCredentials => {
+            r.status = Status::Out;
+            r.out_until = Some(until_ms);
+            r.failure_reason = Some(format!(
+                "{reason}; back in {}",
+                time_left(until_ms.saturating_sub(now_ms))
+            ));
         }
         Some(Unusable::QuotaExceeded) if r.status != Status::MissingCredentials => {
             r.status = Status::QuotaExceeded;
@@ -125,6 +154,36 @@ pub fn report(
     r
 }
 
+/// "5 min", "3 h 20 min", "2 d 4 h": how long until something.
+pub fn time_left(ms: u64) -> String {
+    let mins = ms.div_ceil(60_000);
+    match mins {
+        0..=59 => format!("{mins} min"),
+        60..=1439 => format!("{} h {} min", mins / 60, mins % 60),
+        _ => format!("{} d {} h", mins / 1440, (mins % 1440) / 60),
+    }
+}
+
+/// What an account can serve, by name.
+pub fn capabilities(c: &Credentials, default_base: &str) -> Vec<&'static str> {
+    use crate::accounts::kinds::Capability::*;
+    let mut out = vec!["chat"];
+    if let Credentials::ApiKey(k) = c {
+        let b = k.bases(default_base);
+        for (cap, name) in [
+            (Embeddings, "embeddings"),
+            (Completions, "completions"),
+            (AnthropicMessages, "anthropic"),
+            (ModelList, "models"),
+        ] {
+            if b.can(cap) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 pub fn summary_json(reports: &[AccountReport], failed: &FailedAccounts, now_ms: u64) -> Value {
     let count = |s: Status| reports.iter().filter(|r| r.status == s).count();
     json!({
@@ -137,6 +196,8 @@ pub fn summary_json(reports: &[AccountReport], failed: &FailedAccounts, now_ms: 
             "expired_accounts": count(Status::Expired),
             "throttled_accounts": count(Status::Throttled),
             "dead_accounts": count(Status::Dead),
+            "out_accounts": count(Status::Out),
+            "discontinued_accounts": count(Status::Discontinued),
             "missing_credentials_accounts": count(Status::MissingCredentials),
             "failed_list_reset_date": failed.reset_date,
         },
@@ -155,11 +216,7 @@ pub fn text_table(reports: &[AccountReport], failed: &FailedAccounts) -> String 
         "DETAIL".into(),
     ]];
     for r in reports {
-        let kind = match r.kind {
-            Some(AccountKind::Oauth) => "oauth",
-            Some(AccountKind::ApiKey) => "api_key",
-            None => "-",
-        };
+        let kind = r.kind.map(AccountKind::name).unwrap_or("-");
         let detail = r
             .failure_reason
             .clone()
@@ -211,6 +268,7 @@ mod tests {
     use crate::accounts::state::AccountState;
 
     const NOW: u64 = 1_795_600_000_000;
+    const BASE: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 
     fn oauth(expiry: u64) -> Credentials {
         Credentials::parse(&format!(
@@ -238,37 +296,37 @@ mod tests {
             },
         );
         let fresh = oauth(NOW + 2_700_000);
-        let r = report("h", Ok(Some(&fresh)), &failed, &status, NOW);
+        let r = report("h", Ok(Some(&fresh)), &failed, &status, NOW, BASE);
         assert_eq!(
             (r.status, r.expires_in.as_str()),
             (Status::Healthy, "45 min")
         );
         let old = oauth(NOW - 1);
         assert_eq!(
-            report("e", Ok(Some(&old)), &failed, &status, NOW).status,
+            report("e", Ok(Some(&old)), &failed, &status, NOW, BASE).status,
             Status::Expired
         );
         assert_eq!(
-            report("q", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            report("q", Ok(Some(&fresh)), &failed, &status, NOW, BASE).status,
             Status::QuotaExceeded
         );
-        let d = report("d", Ok(Some(&fresh)), &failed, &status, NOW);
+        let d = report("d", Ok(Some(&fresh)), &failed, &status, NOW, BASE);
         assert_eq!(d.status, Status::Dead);
         assert!(d.failure_reason.unwrap().contains("refresh token"));
         assert_eq!(
-            report("t", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            report("t", Ok(Some(&fresh)), &failed, &status, NOW, BASE).status,
             Status::Throttled
         );
         assert_eq!(
-            report("m", Ok(None), &failed, &status, NOW).status,
+            report("m", Ok(None), &failed, &status, NOW, BASE).status,
             Status::MissingCredentials
         );
         assert_eq!(
-            report("x", Err("bad json".into()), &failed, &status, NOW).status,
+            report("x", Err("bad json".into()), &failed, &status, NOW, BASE).status,
             Status::MissingCredentials
         );
         let key = Credentials::parse(r#"{"kind":"api_key","api_key":"k"}"#).unwrap();
-        let k = report("k", Ok(Some(&key)), &failed, &status, NOW);
+        let k = report("k", Ok(Some(&key)), &failed, &status, NOW, BASE);
         assert_eq!(
             (k.status, k.expires_in.as_str()),
             (Status::Healthy, "never")
@@ -297,19 +355,19 @@ mod tests {
         let fresh = oauth(NOW + 600_000);
         let old = oauth(NOW - 1);
         assert_eq!(
-            report("both", Ok(Some(&fresh)), &failed, &status, NOW).status,
+            report("both", Ok(Some(&fresh)), &failed, &status, NOW, BASE).status,
             Status::Dead
         );
         // No credentials: that says more than "out of quota".
-        let gone = report("gone", Ok(None), &failed, &status, NOW);
+        let gone = report("gone", Ok(None), &failed, &status, NOW, BASE);
         assert_eq!(gone.status, Status::MissingCredentials);
         // Expired but refreshable and cooling down: throttled is what keeps it out.
         assert_eq!(
-            report("cool", Ok(Some(&old)), &failed, &status, NOW).status,
+            report("cool", Ok(Some(&old)), &failed, &status, NOW, BASE).status,
             Status::Throttled
         );
         assert_eq!(
-            report("cool", Ok(None), &failed, &status, NOW).status,
+            report("cool", Ok(None), &failed, &status, NOW, BASE).status,
             Status::MissingCredentials
         );
     }
@@ -320,8 +378,8 @@ mod tests {
         let status = StatusMap::new();
         let fresh = oauth(NOW + 600_000);
         let reports = vec![
-            report("a", Ok(Some(&fresh)), &failed, &status, NOW),
-            report("q", Ok(Some(&fresh)), &failed, &status, NOW),
+            report("a", Ok(Some(&fresh)), &failed, &status, NOW, BASE),
+            report("q", Ok(Some(&fresh)), &failed, &status, NOW, BASE),
         ];
         let j = summary_json(&reports, &failed, NOW);
         assert_eq!(j["summary"]["total_accounts"], 2);

@@ -22,6 +22,14 @@ pub struct AccountState {
     /// account back by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_credentials: Option<String>,
+    /// Declared dead because the service behind it ended (a legacy OAuth account).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discontinued: bool,
+    /// A plan window (hours, a week, a month) spent: out until this instant, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_until: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_reason: Option<String>,
     /// Throttled until this instant (epoch ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_until: Option<u64>,
@@ -48,7 +56,11 @@ pub enum Change {
     Dead {
         reason: String,
         fingerprint: Option<String>,
+        #[serde(default)]
+        discontinued: bool,
     },
+    /// A plan window spent: out until `until_ms`.
+    Out { until_ms: u64, reason: String },
     /// Back to healthy: no dead mark, no cool-down, no last error.
     Clear,
 }
@@ -82,6 +94,7 @@ impl AccountState {
             Change::Dead {
                 reason,
                 fingerprint,
+                discontinued,
             } => {
                 if self.dead_reason.is_some() && self.dead_credentials == *fingerprint {
                     return None;
@@ -89,6 +102,15 @@ impl AccountState {
                 next.dead_reason = Some(reason.clone());
                 next.dead_at = Some(now_ms);
                 next.dead_credentials = fingerprint.clone();
+                next.discontinued = *discontinued;
+                next.note(reason, now_ms);
+            }
+            Change::Out { until_ms, reason } => {
+                if self.out_until.is_some_and(|u| u >= *until_ms) {
+                    return None;
+                }
+                next.out_until = Some(*until_ms);
+                next.out_reason = Some(reason.clone());
                 next.note(reason, now_ms);
             }
             Change::Clear => next = AccountState::default(),
@@ -170,6 +192,7 @@ mod tests {
         let dead = |fp: &str| Change::Dead {
             reason: "refresh token rejected".into(),
             fingerprint: Some(fp.into()),
+            discontinued: false,
         };
         let s = AccountState::default().apply(&dead("aa"), NOW).unwrap();
         assert_eq!(s.dead_credentials.as_deref(), Some("aa"));
@@ -182,6 +205,21 @@ mod tests {
                 .as_deref(),
             Some("bb")
         );
+    }
+
+    #[test]
+    fn a_plan_window_is_written_only_when_it_ends_later() {
+        let out = |until| Change::Out {
+            until_ms: until,
+            reason: "5-hour quota spent".into(),
+        };
+        let s = AccountState::default().apply(&out(NOW + 100), NOW).unwrap();
+        assert_eq!(
+            (s.out_until, s.out_reason.as_deref()),
+            (Some(NOW + 100), Some("5-hour quota spent"))
+        );
+        assert_eq!(s.apply(&out(NOW + 50), NOW), None);
+        assert!(s.apply(&out(NOW + 200), NOW).is_some());
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! The client dialects, pure: who is calling ([`keys`]), the raw one-level JSON the request
-//! mappings share ([`raw_json`]), and one folder per dialect with its request mapping, its
-//! answer translation and its error shape.
+//! The client dialects, pure: who is calling ([`keys`]), the route table, and one folder per
+//! dialect with its request mapping, its answer translation and its error shape.
 
 use crate::accounts::credentials::Credentials;
 pub use crate::error::Audience;
@@ -8,7 +7,6 @@ use crate::qwen::request::Endpoint;
 
 pub mod keys;
 pub mod openai;
-pub mod raw_json;
 pub mod routes;
 
 /// The client dialect a route speaks, which decides the shape of its errors and answers.
@@ -20,10 +18,12 @@ pub enum Dialect {
 /// What a client request becomes, whatever its dialect: one upstream call, written for each
 /// account the failover loop tries.
 pub trait UpstreamCall {
-    /// The upstream endpoint it goes to.
-    fn endpoint(&self) -> Endpoint;
+    /// The model it asks upstream for (aliases resolved).
+    fn upstream_model(&self) -> &str;
+    /// Where this account is sent it, or `None` when this account cannot serve it.
+    fn endpoint_for(&self, creds: &Credentials, default_base: &str) -> Option<Endpoint>;
     /// A streamed (SSE) answer, or one JSON answer.
     fn stream(&self) -> bool;
-    /// The body for this account.
-    fn body_for(&self, creds: &Credentials) -> String;
+    /// The body for this account at `endpoint`.
+    fn body_for(&self, creds: &Credentials, endpoint: Endpoint) -> String;
 }

@@ -20,6 +20,18 @@ pub enum AccountFailure {
         note: Option<String>,
         fingerprint: Option<String>,
     },
+    /// A legacy OAuth account refused even with a freshly refreshed token: the free tier behind
+    /// it is over. Out for good; `fingerprint` as for `Dead`.
+    Discontinued { fingerprint: Option<String> },
+    /// A plan's allocation for a window (hours, a week, a month) is spent: out until it renews.
+    OutUntil { until_ms: u64, reason: String },
+    /// The provider refused this request on this account for what the request is, not for
+    /// what the account is (a Coding Plan key outside an interactive coding tool): the account
+    /// stays usable for other requests and is not marked.
+    Refused {
+        reason: String,
+        note: Option<String>,
+    },
     /// Upstream trouble (5xx, network error, timeout, an unreadable answer) or an unreadable
     /// account record: the next account may do better.
     Unavailable {
@@ -27,6 +39,9 @@ pub enum AccountFailure {
         note: Option<String>,
     },
 }
+
+/// What a discontinued OAuth account says, to everyone.
+pub const DISCONTINUED: &str = "the Qwen OAuth free tier behind this account ended on 2026-04-15; add a Model Studio key instead (kind dashscope, token_plan or coding_plan)";
 
 impl AccountFailure {
     pub fn unavailable(detail: impl Into<String>) -> Self {
@@ -42,6 +57,9 @@ impl AccountFailure {
             AccountFailure::Quota => "insufficient_quota",
             AccountFailure::Throttled { .. } => "rate_limit_exceeded",
             AccountFailure::Dead { .. } => "account_dead",
+            AccountFailure::Discontinued { .. } => "account_discontinued",
+            AccountFailure::OutUntil { .. } => "plan_quota_exceeded",
+            AccountFailure::Refused { .. } => "refused_by_provider",
             AccountFailure::Unavailable { .. } => "upstream_unavailable",
         }
     }
@@ -65,6 +83,9 @@ impl AccountFailure {
             AccountFailure::Unavailable { detail, note } => {
                 format!("upstream unavailable ({})", with_note(detail.clone(), note))
             }
+            AccountFailure::Discontinued { .. } => DISCONTINUED.into(),
+            AccountFailure::OutUntil { reason, .. } => reason.clone(),
+            AccountFailure::Refused { reason, note } => with_note(reason.clone(), note),
         }
     }
 
@@ -72,6 +93,7 @@ impl AccountFailure {
     pub fn admin_text(&self) -> String {
         match self {
             AccountFailure::Dead { reason, note, .. }
+            | AccountFailure::Refused { reason, note }
             | AccountFailure::Unavailable {
                 detail: reason,
                 note,

@@ -8,7 +8,7 @@
 use std::fmt;
 
 mod failure;
-pub use failure::AccountFailure;
+pub use failure::{AccountFailure, DISCONTINUED};
 
 /// Who an error message or a view is for: what they may learn depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,8 @@ pub enum GatewayError {
     MethodNotAllowed { method: String, allowed: String },
     /// No such account (admin API, pinned account) (404).
     UnknownAccount { id: String },
+    /// No account serves this model (404).
+    ModelNotFound { model: String },
     /// Upstream said the request itself is wrong (400-499 other than auth, quota and
     /// throttling): its status and its body, scrubbed of secrets, go back as they are.
     UpstreamClient { status: u16, body: String },
@@ -132,7 +134,9 @@ impl GatewayError {
             PayloadTooLarge { .. } => Category::TooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
             Unauthorized | AdminUnauthorized => Category::Authentication,
-            AdminDisabled | NotFound { .. } | UnknownAccount { .. } => Category::NotFound,
+            AdminDisabled | NotFound { .. } | UnknownAccount { .. } | ModelNotFound { .. } => {
+                Category::NotFound
+            }
             MethodNotAllowed { .. } => Category::MethodNotAllowed,
             UpstreamClient { status, .. } => match status {
                 401 => Category::Authentication,
@@ -150,10 +154,18 @@ impl GatewayError {
                 ..
             } => {
                 let throttled = |f: &AccountFailure| {
-                    matches!(f, AccountFailure::Quota | AccountFailure::Throttled { .. })
+                    matches!(
+                        f,
+                        AccountFailure::Quota
+                            | AccountFailure::Throttled { .. }
+                            | AccountFailure::OutUntil { .. }
+                    )
                 };
+                let refused = |f: &AccountFailure| matches!(f, AccountFailure::Refused { .. });
                 if *configured == 0 {
                     Category::Unavailable
+                } else if !attempts.is_empty() && attempts.iter().all(|(_, f)| refused(f)) {
+                    Category::Permission
                 } else if !attempts.is_empty() && attempts.iter().all(|(_, f)| throttled(f)) {
                     Category::RateLimited
                 } else if attempts
@@ -192,6 +204,7 @@ impl GatewayError {
             NotFound { .. } => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             UnknownAccount { .. } => "account_not_found",
+            ModelNotFound { .. } => "model_not_found",
             UpstreamClient { .. } => return None,
             NoAccountAvailable { configured: 0, .. } => "no_accounts_configured",
             NoAccountAvailable { attempts, .. } => {
@@ -218,6 +231,7 @@ impl GatewayError {
     pub fn param(&self) -> Option<&str> {
         match self {
             GatewayError::InvalidRequest { param, .. } => param.as_deref(),
+            GatewayError::ModelNotFound { .. } => Some("model"),
             _ => None,
         }
     }
@@ -271,6 +285,9 @@ impl GatewayError {
             NotFound { path } => format!("Unknown route '{path}'. See GET / for the routes this gateway serves."),
             MethodNotAllowed { method, allowed } => format!("Method {method} is not allowed here; use {allowed}."),
             UnknownAccount { id } => format!("No account with id '{id}'."),
+            ModelNotFound { model } => format!(
+                "The model '{model}' does not exist or no account here serves it; GET /v1/models lists the models and aliases this gateway serves."
+            ),
             UpstreamClient { body, .. } => upstream_message(body),
             NoAccountAvailable { configured: 0, .. } => {
                 "No Qwen account is configured: set the QWEN_OAUTH_CREDS secret or add ACCOUNT:<id> keys to the QWEN_TOKEN_CACHE KV namespace.".into()

@@ -14,6 +14,87 @@ pub enum Verdict {
     FailOver(Failure),
     /// The client's fault: upstream's status (400-499) and body (scrubbed) go back to it.
     ClientError { status: u16, body: String },
+    /// A Coding Plan window's allocation is spent: out until it renews (the caller knows when).
+    PlanWindow(Window),
+}
+
+/// A Coding Plan allocation window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Requests per 5 hours, rolling.
+    FiveHours,
+    /// Per week, renewing Monday 00:00 UTC+8.
+    Week,
+    /// Per month, renewing on the subscription day.
+    Month,
+}
+
+impl Window {
+    /// When a window spent at `now_ms` renews. A rolling 5-hour window frees up bit by bit; the
+    /// whole of it is back at the latest 5 hours on.
+    pub fn renews_at(self, now_ms: u64, subscription_day: Option<u8>) -> u64 {
+        match self {
+            Window::FiveHours => now_ms.saturating_add(5 * 3_600_000),
+            Window::Week => crate::time::next_monday_utc8(now_ms),
+            Window::Month => {
+                crate::time::next_month_day_utc8(now_ms, subscription_day.unwrap_or(1))
+            }
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Window::FiveHours => "the Coding Plan's 5-hour allocation is spent",
+            Window::Week => {
+                "the Coding Plan's weekly allocation is spent (renews Monday 00:00 UTC+8)"
+            }
+            Window::Month => {
+                "the Coding Plan's monthly allocation is spent (renews on the subscription day)"
+            }
+        }
+    }
+}
+
+/// Throttling that clears within seconds: the concurrency cap of busy hours.
+const CONCURRENCY_COOL_DOWN_SECS: u64 = 5;
+
+/// Classes known by their error code (native `code`, or compatible-mode `error.code` /
+/// `error.type`), whatever the status.
+fn by_code(
+    code: &str,
+    status: u16,
+    retry_after: Option<&str>,
+    note: impl Fn() -> Option<String>,
+) -> Option<Verdict> {
+    let dead = |reason: &str| {
+        Some(Verdict::FailOver(Failure::Dead {
+            reason: format!("{reason} (HTTP {status}, {code})"),
+            note: note(),
+            fingerprint: None,
+        }))
+    };
+    match code {
+        "Arrearage" => dead("the Alibaba Cloud account is in arrears: top up its balance, then reset the account"),
+        "AccessDenied.Unpurchased" => dead("the service is not activated for this key: activate it in Model Studio, then reset the account"),
+        "AccessDenied" => dead("access denied: the key's workspace may not use this service or model"),
+        "InvalidApiKey" => dead("the key was refused: check it and its region (a key works only in the region that issued it), then store it again"),
+        "limit_requests" | "Throttling" | "Throttling.RateQuota" | "Throttling.AllocationQuota" => {
+            Some(Verdict::FailOver(Failure::Throttled {
+                retry_after_secs: parse_retry_after(retry_after).unwrap_or(DEFAULT_THROTTLE_SECS),
+            }))
+        }
+        "AllocationQuota.FreeExceeded" | "insufficient_quota" => Some(Verdict::FailOver(Failure::Quota)),
+        _ => None,
+    }
+}
+
+/// The error code of an error body: native `code`, compatible-mode `error.code` or `error.type`.
+fn error_code(v: &serde_json::Value) -> Option<&str> {
+    let err = v.get("error");
+    err.and_then(|e| e.get("code"))
+        .and_then(|c| c.as_str())
+        .or_else(|| v.get("code").and_then(|c| c.as_str()))
+        .or_else(|| err.and_then(|e| e.get("type")).and_then(|t| t.as_str()))
 }
 
 pub const DEFAULT_THROTTLE_SECS: u64 = 10;
@@ -25,6 +106,41 @@ const NOTE_CHARS: usize = 200;
 /// (capped) error body; `secret` is what we sent as the bearer token, scrubbed from any text kept.
 pub fn classify(status: u16, retry_after: Option<&str>, body: &str, secret: &str) -> Verdict {
     let lower = body.to_ascii_lowercase();
+    // The free allocation is daily, whatever code comes with it (one shape pairs it with a
+    // throttling code).
+    if lower.contains("free allocated quota") && matches!(status, 400..=499) {
+        return Verdict::FailOver(Failure::Quota);
+    }
+    // Plan windows and the concurrency cap come with a throttling code: their messages tell them
+    // apart, so they are read first.
+    for (text, window) in [
+        ("hour allocated quota exceeded", Window::FiveHours),
+        ("week allocated quota exceeded", Window::Week),
+        ("month allocated quota exceeded", Window::Month),
+    ] {
+        if lower.contains(text) {
+            return Verdict::PlanWindow(window);
+        }
+    }
+    if lower.contains("concurrency allocated quota exceeded") {
+        return Verdict::FailOver(Failure::Throttled {
+            retry_after_secs: parse_retry_after(retry_after).unwrap_or(CONCURRENCY_COOL_DOWN_SECS),
+        });
+    }
+    if lower.contains("only available for coding agents") {
+        return Verdict::FailOver(Failure::Refused {
+            reason: format!(
+                "HTTP {status}: Coding Plan keys serve interactive coding tools only, used by their owner; this client is not one (use a pay-as-you-go key for it)"
+            ),
+            note: note_of(body, secret),
+        });
+    }
+    let parsed = serde_json::from_str::<serde_json::Value>(body).ok();
+    if let Some(code) = parsed.as_ref().and_then(error_code) {
+        if let Some(v) = by_code(code, status, retry_after, || note_of(body, secret)) {
+            return v;
+        }
+    }
     let quota = lower.contains("insufficient_quota")
         || lower.contains("quota exceeded")
         || lower.contains("exceeded your current quota")
@@ -196,6 +312,90 @@ mod tests {
             panic!()
         };
         assert!(!body.contains(KEY) && body.contains("***"), "{body}");
+    }
+
+    /// An error the mock answers (tests/fixtures/qwen/errors/): its status, and its body in the
+    /// OpenAI-compatible shape and, when it has one, in DashScope's native shape.
+    fn fixture(name: &str) -> (u16, Vec<String>) {
+        let path = format!(
+            "{}/tests/fixtures/qwen/errors/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let bodies = ["body", "native"]
+            .iter()
+            .filter_map(|k| v.get(*k).filter(|b| !b.is_null()).map(|b| b.to_string()))
+            .collect();
+        (v["status"].as_u64().unwrap() as u16, bodies)
+    }
+
+    #[test]
+    fn model_studio_error_classes_from_the_fixtures_the_mock_answers() {
+        let dead = |v: &Verdict, says: &str| matches!(v, Verdict::FailOver(Failure::Dead { reason, .. }) if reason.contains(says));
+        for (name, check) in [
+            (
+                "limit_requests",
+                &(|v: &Verdict| matches!(v, Verdict::FailOver(Failure::Throttled { .. })))
+                    as &dyn Fn(&Verdict) -> bool,
+            ),
+            ("throttling_rate_quota", &|v| {
+                matches!(v, Verdict::FailOver(Failure::Throttled { .. }))
+            }),
+            ("throttling_allocation_quota", &|v| {
+                matches!(v, Verdict::FailOver(Failure::Throttled { .. }))
+            }),
+            ("free_exceeded", &|v| {
+                *v == Verdict::FailOver(Failure::Quota)
+            }),
+            ("insufficient_quota", &|v| {
+                *v == Verdict::FailOver(Failure::Quota)
+            }),
+            ("arrearage", &|v| dead(v, "top up")),
+            // Native InvalidApiKey is dead at once; the compatible-mode 401 goes the auth way
+            // (an API-key account is dead after it, an OAuth one refreshes first).
+            ("invalid_api_key", &|v| {
+                dead(v, "region") || matches!(v, Verdict::AuthRejected { status: 401, .. })
+            }),
+            ("access_denied", &|v| dead(v, "access denied")),
+            ("access_denied_unpurchased", &|v| dead(v, "activate")),
+            ("hour_quota", &|v| {
+                *v == Verdict::PlanWindow(Window::FiveHours)
+            }),
+            ("week_quota", &|v| *v == Verdict::PlanWindow(Window::Week)),
+            ("month_quota", &|v| *v == Verdict::PlanWindow(Window::Month)),
+            ("concurrency_quota", &|v| {
+                *v == Verdict::FailOver(Failure::Throttled {
+                    retry_after_secs: 5,
+                })
+            }),
+            ("coding_agents_only", &|v| {
+                matches!(v, Verdict::FailOver(Failure::Refused { .. }))
+            }),
+            ("data_inspection", &|v| {
+                matches!(v, Verdict::ClientError { status: 400, .. })
+            }),
+            ("model_unsupported", &|v| {
+                matches!(v, Verdict::ClientError { status: 400, .. })
+            }),
+            ("input_length", &|v| {
+                matches!(v, Verdict::ClientError { status: 400, .. })
+            }),
+        ] {
+            let (status, bodies) = fixture(name);
+            for body in bodies {
+                let v = classify(status, None, &body, KEY);
+                assert!(check(&v), "{name} {body}: {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn windows_renew_when_the_plan_says() {
+        let now = 1_795_700_000_000;
+        assert_eq!(Window::FiveHours.renews_at(now, None), now + 5 * 3_600_000);
+        assert!(Window::Week.renews_at(now, None) > now);
+        assert!(Window::Month.renews_at(now, Some(3)) > now);
     }
 
     #[test]

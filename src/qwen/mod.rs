@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod device_flow;
+pub mod normalize;
 pub mod oauth;
 pub mod request;
 pub mod scrub;

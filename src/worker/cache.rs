@@ -32,6 +32,9 @@ pub struct IsolateCache {
     pub refreshing: HashMap<String, u64>,
     /// Shared KV keys being read-modified-written by a request of this isolate.
     pub locks: HashSet<&'static str>,
+    /// Model lists fetched from providers' `GET /models`, by account id, with when: shown by
+    /// `/v1/models`, fetched again after an hour.
+    pub model_lists: HashMap<String, (Vec<String>, u64)>,
     /// Pinned ids looked up in KV and not found, with when: asked again within a second, they
     /// are refused without another KV read.
     pub unknown_pins: HashMap<String, u64>,

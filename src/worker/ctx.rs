@@ -53,16 +53,25 @@ pub struct Ctx {
     pub env: Env,
     pub cfg: Rc<Config>,
     pub caller: Caller,
+    /// The calling client's own User-Agent (forwarded to Coding Plan accounts, and only there).
+    pub user_agent: Option<String>,
     context: Rc<Context>,
     kv: OnceCell<Kv>,
 }
 
 impl Ctx {
-    pub fn new(env: Env, cfg: Rc<Config>, caller: Caller, context: Rc<Context>) -> Ctx {
+    pub fn new(
+        env: Env,
+        cfg: Rc<Config>,
+        caller: Caller,
+        user_agent: Option<String>,
+        context: Rc<Context>,
+    ) -> Ctx {
         Ctx {
             env,
             cfg,
             caller,
+            user_agent,
             context,
             kv: OnceCell::new(),
         }

@@ -7,11 +7,13 @@ use super::ctx::Ctx;
 use super::fetch::now_ms;
 use super::pool_state;
 use super::upstream::{self, Answer, AttemptError, Deadlines};
+use crate::accounts::credentials::Credentials;
 use crate::accounts::failover::Plan;
 use crate::accounts::id::AccountId;
 use crate::accounts::pool::StateChange;
 use crate::api::Audience;
 use crate::api::UpstreamCall;
+use crate::catalogue;
 use crate::error::GatewayError;
 
 /// A pinned id not found is looked up in KV again at most this often.
@@ -31,7 +33,25 @@ pub async fn run(
         look_up_pin(ctx, id).await?;
     }
     pool_state::ensure_daily_reset(kv, now_ms()).await;
-    let mut plan = pool_state::with_pool(|pool, _| Plan::new(pinned, pool))?;
+    let base = cfg.api_base_url.as_str();
+    let eligible = |c: &Credentials| {
+        call.endpoint_for(c, base).is_some() && catalogue::serves(c, None, call.upstream_model())
+    };
+    let mut plan = pool_state::with_pool(|pool, creds| {
+        let plan = Plan::new(pinned.clone(), pool)?;
+        // No account at all serves this model: say so, rather than that none is usable.
+        let served = pool
+            .ids
+            .iter()
+            .filter(|id| pinned.as_ref().is_none_or(|p| p == *id))
+            .any(|id| creds.get(id.as_str()).is_some_and(&eligible));
+        if !served && pool.ids.iter().any(|id| creds.contains_key(id.as_str())) {
+            return Err(GatewayError::ModelNotFound {
+                model: call.upstream_model().to_owned(),
+            });
+        }
+        Ok(plan)
+    })?;
     let mut changes: Vec<StateChange> = Vec::new();
     loop {
         if deadlines.passed() {
@@ -39,7 +59,7 @@ pub async fn run(
         }
         let now = now_ms();
         let next = pool_state::with_pool(|pool, creds| {
-            plan.next(pool, creds, now, js_sys::Math::random())
+            plan.next(pool, creds, now, js_sys::Math::random(), &eligible)
         });
         let Some(id) = next else { break };
         match upstream::attempt(ctx, &id, call, deadlines).await {
@@ -61,7 +81,7 @@ pub async fn run(
     }
     write_later(ctx, changes);
     Err(pool_state::with_pool(|pool, creds| {
-        plan.give_up(pool, creds, now_ms())
+        plan.give_up(pool, creds, now_ms(), &eligible)
     }))
 }
 

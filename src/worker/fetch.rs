@@ -29,22 +29,33 @@ extern "C" {
         idle_bytes: &Uint8Array,
         fail_bytes: &Uint8Array,
         abort: &AbortController,
+        find: Option<Uint8Array>,
+        replacement: Option<Uint8Array>,
     ) -> ReadableStream;
 }
 
 /// The client's side of a committed stream: passed on chunk by chunk in the runtime, ended with
 /// `idle` (an error event) after `idle_ms` of upstream silence or with `fail` when upstream breaks,
-/// upstream then cancelled.
+/// upstream then cancelled. With `swap`, every occurrence of its first text is replaced by its
+/// second (still in the runtime).
 pub fn guard_stream(
     body: &ReadableStream,
     idle_ms: u64,
     idle: &str,
     fail: &str,
     abort: &AbortController,
+    swap: Option<(&str, &str)>,
 ) -> ReadableStream {
     let idle = Uint8Array::from(idle.as_bytes());
     let fail = Uint8Array::from(fail.as_bytes());
-    guard_stream_js(body, idle_ms as f64, &idle, &fail, abort)
+    let (find, replacement) = match swap {
+        Some((f, r)) => (
+            Some(Uint8Array::from(f.as_bytes())),
+            Some(Uint8Array::from(r.as_bytes())),
+        ),
+        None => (None, None),
+    };
+    guard_stream_js(body, idle_ms as f64, &idle, &fail, abort, find, replacement)
 }
 
 pub fn now_ms() -> u64 {
@@ -103,6 +114,27 @@ pub async fn post(
     body: &str,
     timeout_ms: u64,
 ) -> Result<Exchange, String> {
+    send("POST", url, headers, bearer, Some(body), timeout_ms).await
+}
+
+/// GET `url`, waiting for the response head at most `timeout_ms`.
+pub async fn get(
+    url: &str,
+    headers: &[(&str, String)],
+    bearer: Option<&str>,
+    timeout_ms: u64,
+) -> Result<Exchange, String> {
+    send("GET", url, headers, bearer, None, timeout_ms).await
+}
+
+async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    bearer: Option<&str>,
+    body: Option<&str>,
+    timeout_ms: u64,
+) -> Result<Exchange, String> {
     let h = web_sys::Headers::new().map_err(js_detail)?;
     for (k, v) in headers {
         h.set(k, v).map_err(js_detail)?;
@@ -113,9 +145,11 @@ pub async fn post(
     }
     let abort = AbortController::new().map_err(js_detail)?;
     let init = web_sys::RequestInit::new();
-    init.set_method("POST");
+    init.set_method(method);
     init.set_headers(&h);
-    init.set_body(&JsValue::from_str(body));
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
     init.set_signal(Some(&abort.signal()));
     let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_detail)?;
     let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();

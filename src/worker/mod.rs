@@ -76,7 +76,8 @@ async fn fetch(
         Ok(c) => c,
         Err(e) => return Ok(failed(&e, route.dialect, Audience::Public)),
     };
-    let ctx = Ctx::new(env, cfg, caller, Rc::new(context));
+    let user_agent = req.headers().get("user-agent").ok().flatten();
+    let ctx = Ctx::new(env, cfg, caller, user_agent, Rc::new(context));
     match handlers::serve(&ctx, route.endpoint, req, &params).await {
         Ok(resp) => Ok(resp),
         Err(e) => Ok(failed(&e, route.dialect, ctx.audience())),

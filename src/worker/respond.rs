@@ -97,10 +97,20 @@ pub fn preflight() -> Response {
     Response::new_with_opt_str_and_init(None, &init(204, &h)).unwrap_or_else(|_| last_resort())
 }
 
+/// How the model is named in an answer: `(upstream's id, the name the client asked for)`, when
+/// they differ (an alias).
+pub type Rename<'a> = Option<(&'a str, &'a str)>;
+
 /// Upstream's answer for the client: its status, content type and request ids, the account
-/// that served it (`x-qwen-account`, for callers allowed to know), and the body. A stream ends
-/// with an error event in the OpenAI chat dialect if upstream goes silent for `idle_ms` or breaks.
-pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer, idle_ms: u64) -> Response {
+/// that served it (`x-qwen-account`, for callers allowed to know), and the body, with the model
+/// named as the client asked. A stream ends with an error event in the OpenAI chat dialect if
+/// upstream goes silent for `idle_ms` or breaks.
+pub fn upstream_answer(
+    account: Option<&AccountId>,
+    answer: &Answer,
+    idle_ms: u64,
+    rename: Rename,
+) -> Response {
     let (exchange, streamed) = match answer {
         Answer::Whole { exchange, .. } => (exchange, false),
         Answer::Stream { exchange, .. } => (exchange, true),
@@ -128,8 +138,15 @@ pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer, idle_ms: u6
     }
     let status = exchange.status();
     match answer {
-        Answer::Whole { body, .. } => bytes(status, &h, &body.bytes),
-        Answer::Stream { body, exchange } => {
+        Answer::Whole { body, .. } => match rename {
+            Some((_, asked)) => match renamed(&body.bytes.to_vec(), asked) {
+                Some(json) => Response::new_with_opt_str_and_init(Some(&json), &init(status, &h))
+                    .unwrap_or_else(|_| last_resort()),
+                None => bytes(status, &h, &body.bytes),
+            },
+            None => bytes(status, &h, &body.bytes),
+        },
+        Answer::Stream { body, exchange, .. } => {
             let idle = openai::errors::stream_error_event(
                 &format!(
                     "upstream sent nothing for {} s; the answer is incomplete",
@@ -141,8 +158,31 @@ pub fn upstream_answer(account: Option<&AccountId>, answer: &Answer, idle_ms: u6
                 "the upstream connection broke; the answer is incomplete",
                 "stream_interrupted",
             );
-            let guarded = fetch::guard_stream(body, idle_ms, &idle, &fail, &exchange.abort);
+            let swap = rename.map(|(upstream, asked)| {
+                (
+                    format!("\"model\":{}", serde_json::Value::from(upstream)),
+                    format!("\"model\":{}", serde_json::Value::from(asked)),
+                )
+            });
+            let guarded = fetch::guard_stream(
+                body,
+                idle_ms,
+                &idle,
+                &fail,
+                &exchange.abort,
+                swap.as_ref().map(|(f, r)| (f.as_str(), r.as_str())),
+            );
             stream(status, &h, &guarded)
         }
     }
+}
+
+/// A JSON answer with its top-level `model` set to `asked`; `None` when it is not an object.
+fn renamed(body: &[u8], asked: &str) -> Option<String> {
+    let top: crate::raw_json::RawObject = serde_json::from_slice(body).ok()?;
+    top.get("model")?;
+    let mut out = String::with_capacity(body.len() + asked.len());
+    let name = serde_json::Value::from(asked).to_string();
+    top.write(&mut out, &|k| (k == "model").then(|| name.clone()));
+    Some(out)
 }

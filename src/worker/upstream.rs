@@ -11,7 +11,7 @@ use crate::api::UpstreamCall;
 use crate::error::AccountFailure as Failure;
 use crate::error::GatewayError;
 use crate::qwen::classify::{classify, classify_stream_error, Verdict};
-use crate::qwen::request::{bearer, chat_headers, url};
+use crate::qwen::request::{bearer, headers, url, Endpoint};
 use web_sys::ReadableStream;
 
 /// Error bodies are read up to this size (classification needs the start of them).
@@ -55,12 +55,26 @@ impl Deadlines {
 /// A usable answer, not yet sent to the client.
 pub enum Answer {
     /// A non-streamed answer, read whole.
-    Whole { exchange: Exchange, body: Capped },
+    Whole {
+        exchange: Exchange,
+        body: Capped,
+        endpoint: Endpoint,
+    },
     /// A streamed answer whose first event was normal; `body` is the whole stream.
     Stream {
         exchange: Exchange,
         body: ReadableStream,
+        endpoint: Endpoint,
     },
+}
+
+impl Answer {
+    /// The upstream endpoint that answered (which decides how the answer is translated).
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Answer::Whole { endpoint, .. } | Answer::Stream { endpoint, .. } => *endpoint,
+        }
+    }
 }
 
 pub enum AttemptError {
@@ -89,27 +103,47 @@ pub async fn attempt(
     deadlines: Deadlines,
 ) -> Result<Answer, AttemptError> {
     let creds = usable_credentials(ctx, id, None, deadlines.request_end).await?;
-    let (status, note) = match send(ctx, &creds, call, deadlines).await? {
-        Sent::Answer(a) => return Ok(a),
-        Sent::AuthRejected { status, note } => (status, note),
+    let (status, note) = match send(ctx, &creds, call, deadlines).await {
+        Ok(Sent::Answer(a)) => return Ok(a),
+        Ok(Sent::AuthRejected { status, note }) => (status, note),
+        Err(e) => return Err(e.for_credentials(&creds)),
     };
     let Credentials::OAuth(ref o) = creds else {
         return Err(Failure::Dead {
-            reason: format!("API key rejected (HTTP {status})"),
+            reason: format!("API key rejected (HTTP {status}): check the key and its region (a key works only in the region that issued it), then store it again"),
             note,
             fingerprint: Some(creds.fingerprint()),
         }
         .into());
     };
     let fresh = usable_credentials(ctx, id, Some(&o.access_token), deadlines.request_end).await?;
-    match send(ctx, &fresh, call, deadlines).await? {
-        Sent::Answer(a) => Ok(a),
-        Sent::AuthRejected { status, note } => Err(Failure::Dead {
-            reason: format!("rejected with a freshly refreshed token (HTTP {status})"),
-            note,
+    match send(ctx, &fresh, call, deadlines).await {
+        Ok(Sent::Answer(a)) => Ok(a),
+        // A fresh token refused too: the OAuth free tier behind the account is over.
+        Ok(Sent::AuthRejected { .. }) => Err(Failure::Discontinued {
             fingerprint: Some(fresh.fingerprint()),
         }
         .into()),
+        Err(e) => Err(e.for_credentials(&fresh)),
+    }
+}
+
+impl AttemptError {
+    /// A failure that marks the account names the credentials that were actually sent, and a
+    /// plan window becomes the instant it renews.
+    fn for_credentials(self, creds: &Credentials) -> AttemptError {
+        match self {
+            AttemptError::FailOver(Failure::Dead {
+                reason,
+                note,
+                fingerprint: None,
+            }) => AttemptError::FailOver(Failure::Dead {
+                reason,
+                note,
+                fingerprint: Some(creds.fingerprint()),
+            }),
+            other => other,
+        }
     }
 }
 
@@ -119,8 +153,14 @@ async fn send(
     call: &impl UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<Sent, AttemptError> {
-    let target = url(creds, &ctx.cfg.api_base_url, call.endpoint());
-    let headers = chat_headers(creds.kind(), call.stream());
+    let base = &ctx.cfg.api_base_url;
+    let Some((endpoint, target)) = call
+        .endpoint_for(creds, base)
+        .and_then(|e| url(creds, base, e).map(|u| (e, u)))
+    else {
+        return Err(Failure::unavailable("this account does not serve this endpoint").into());
+    };
+    let headers = headers(creds.kind(), call.stream(), ctx.user_agent.as_deref());
     let secret = bearer(creds);
     // A streamed answer must start within the short wait; a non-streamed one may take as long
     // as the request may (upstream sends its head when the whole answer is ready).
@@ -134,7 +174,7 @@ async fn send(
         &target,
         &headers,
         Some(secret),
-        &call.body_for(creds),
+        &call.body_for(creds, endpoint),
         head_ms,
     )
     .await
@@ -145,16 +185,10 @@ async fn send(
         let body = fetch::read_body(&ex, ERROR_BODY_CAP, deadlines.short())
             .await
             .map_err(|d| Failure::unavailable(format!("HTTP {status}, then {d}")))?;
-        return match classify(status, retry_after.as_deref(), &body.text(), secret) {
-            Verdict::AuthRejected { status, note } => Ok(Sent::AuthRejected { status, note }),
-            Verdict::FailOver(f) => Err(f.into()),
-            Verdict::ClientError { status, body } => {
-                Err(AttemptError::Fatal(GatewayError::UpstreamClient {
-                    status,
-                    body,
-                }))
-            }
-        };
+        return verdict(
+            creds,
+            classify(status, retry_after.as_deref(), &body.text(), secret),
+        );
     }
     if matches!(status, 204 | 205) {
         return Err(Failure::unavailable(format!("HTTP {status} without an answer")).into());
@@ -174,14 +208,22 @@ async fn send(
             ))
             .into());
         }
-        return Ok(Sent::Answer(Answer::Whole { exchange: ex, body }));
+        return Ok(Sent::Answer(Answer::Whole {
+            exchange: ex,
+            body,
+            endpoint,
+        }));
     }
     let first_event_ms = head_ms.saturating_sub(now_ms() - started).max(1);
     let head = fetch::read_stream_head(&ex, first_event_ms)
         .await
         .map_err(Failure::unavailable)?;
     match head {
-        StreamHead::Started(body) => Ok(Sent::Answer(Answer::Stream { exchange: ex, body })),
+        StreamHead::Started(body) => Ok(Sent::Answer(Answer::Stream {
+            exchange: ex,
+            body,
+            endpoint,
+        })),
         StreamHead::Ended => Err(Failure::unavailable("stream ended before any event").into()),
         StreamHead::TooLong => Err(Failure::unavailable(format!(
             "no event boundary in the first {} KiB of the stream",
@@ -189,16 +231,34 @@ async fn send(
         ))
         .into()),
         StreamHead::ErrorEvent(data) => match classify_stream_error(&data, secret) {
-            Some(Verdict::AuthRejected { status, note }) => Ok(Sent::AuthRejected { status, note }),
-            Some(Verdict::FailOver(f)) => Err(f.into()),
-            Some(Verdict::ClientError { status, body }) => {
-                Err(AttemptError::Fatal(GatewayError::UpstreamClient {
-                    status,
-                    body,
-                }))
-            }
+            Some(v) => verdict(creds, v),
             None => Err(Failure::unavailable("stream started with an unreadable event").into()),
         },
+    }
+}
+
+/// What an upstream error means for this attempt.
+fn verdict(creds: &Credentials, v: Verdict) -> Result<Sent, AttemptError> {
+    match v {
+        Verdict::AuthRejected { status, note } => Ok(Sent::AuthRejected { status, note }),
+        Verdict::FailOver(f) => Err(f.into()),
+        Verdict::ClientError { status, body } => {
+            Err(AttemptError::Fatal(GatewayError::UpstreamClient {
+                status,
+                body,
+            }))
+        }
+        Verdict::PlanWindow(window) => {
+            let subscription_day = match creds {
+                Credentials::ApiKey(k) => k.subscription_day,
+                Credentials::OAuth(_) => None,
+            };
+            Err(Failure::OutUntil {
+                until_ms: window.renews_at(now_ms(), subscription_day),
+                reason: window.describe().to_owned(),
+            }
+            .into())
+        }
     }
 }
 

@@ -161,7 +161,8 @@ describe('three accounts exhausted, throttled and killed one by one', () => {
     await askUntilCalled('p2');
     let st = await statusOf();
     assert.deepEqual(st, { p1: 'quota_exceeded', p2: 'throttled', p3: 'healthy' });
-    // p3 dies (a 401 that a fresh token does not cure) while p1 and p2 are out: that request
+    // p3 is discontinued (an OAuth 401 that a fresh token does not cure: the free tier behind it
+    // ended) while p1 and p2 are out: that request
     // ends in a 503 whose Retry-After names p2's return (30 s; this client does not wait).
     await s.mock.script('p3', { default_chat: 'auth' });
     const once = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
@@ -170,7 +171,7 @@ describe('three accounts exhausted, throttled and killed one by one', () => {
       (e) => e.status === 503 && Number(e.headers.get('retry-after')) > 20,
     );
     st = await statusOf();
-    assert.deepEqual(st, { p1: 'quota_exceeded', p2: 'throttled', p3: 'dead' });
+    assert.deepEqual(st, { p1: 'quota_exceeded', p2: 'throttled', p3: 'discontinued' });
     // p2 is reset and throttled once more for 1 s: nobody else is left, so the client gets a 429
     // with Retry-After, the SDK waits that long, and p2 answers after its cool-down.
     await admin(s, '/admin/accounts/p2/reset', { method: 'POST' });
@@ -180,7 +181,7 @@ describe('three accounts exhausted, throttled and killed one by one', () => {
     assert.ok(Date.now() - t0 >= 900, 'the SDK waited for the cool-down');
     for (let i = 0; i < 4; i++) assert.equal(await ask(), 'Echo: go');
     st = await statusOf();
-    assert.deepEqual(st, { p1: 'quota_exceeded', p2: 'healthy', p3: 'dead' });
+    assert.deepEqual(st, { p1: 'quota_exceeded', p2: 'healthy', p3: 'discontinued' });
     assertNoSecretsLogged(s.logs, s.secrets());
   });
 });

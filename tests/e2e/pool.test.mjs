@@ -99,18 +99,19 @@ describe('failover by error class', () => {
     assert.equal(health.accounts.find((a) => a.account === 'th').status, 'throttled');
   });
 
-  test('401 that survives a fresh token: the account is dead, the client is served by another', async () => {
+  test('an OAuth 401 that survives a fresh token: the account is discontinued (the free tier ended), the client is served by another', async () => {
     const s = await make(['au', 'ok']);
     await s.mock.script('au', { default_chat: 'auth' });
     await sendUntilHit(s, 'au');
     assert.equal((await s.mock.stats()).refresh_calls.au, 1, 'one refresh');
     assert.equal(await chatCalls(s, 'au'), 2, 'one retry');
     const status = JSON.parse(await s.kv.get('ACCOUNT_STATUS'));
-    assert.match(status.au.dead_reason, /freshly refreshed token/);
+    assert.match(status.au.dead_reason, /free tier .* ended/);
+    assert.equal(status.au.discontinued, true);
     const health = await (await admin(s, '/admin/health')).json();
     const au = health.accounts.find((a) => a.account === 'au');
-    assert.equal(au.status, 'dead');
-    assert.match(au.failure_reason, /invalid access token/);
+    assert.equal(au.status, 'discontinued');
+    assert.match(au.failure_reason, /Model Studio key/);
   });
 
   for (const kind of ['server_error', 'bad_gateway', 'unavailable', 'timeout', 'drop']) {
@@ -199,7 +200,7 @@ describe('failover by error class', () => {
     const res = await chat(s.url, hello);
     const body = await res.json();
     assert.equal(res.status, 503);
-    assert.match(body.error.message, /log the account in again/);
+    assert.match(body.error.message, /free tier .* ended.*Model Studio key/);
   });
 });
 

@@ -8,9 +8,13 @@
 //! - for OAuth accounts, a message whose `content` is an array of text parts becomes a string
 //!   (portal.qwen.ai rejects arrays of parts with a 400).
 
-use crate::accounts::credentials::AccountKind;
-use crate::api::raw_json::{parse_body, RawObject};
+use crate::accounts::credentials::{AccountKind, Credentials};
+use crate::api::UpstreamCall;
+use crate::catalogue::Aliases;
 use crate::error::GatewayError;
+use crate::qwen::normalize;
+use crate::qwen::request::Endpoint;
+use crate::raw_json::{parse_body, RawObject};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -36,7 +40,10 @@ pub struct ChatRequest {
     messages: Vec<RawObject>,
     /// Indexes of messages whose content is an array of text parts only, with the flattened text.
     flattenable: Vec<(usize, String)>,
+    /// The model as the client asked for it (what answers name).
     pub model: String,
+    /// The model sent upstream: `model`, or what its alias stands for.
+    pub upstream_model: String,
     pub stream: bool,
     model_given: bool,
 }
@@ -146,17 +153,28 @@ impl ChatRequest {
             messages.push(msg);
         }
         let model_given = model.is_some();
+        let model = model.unwrap_or_else(|| default_model.to_owned());
         Ok(ChatRequest {
             top,
             messages,
             flattenable,
-            model: model.unwrap_or_else(|| default_model.to_owned()),
+            upstream_model: model.clone(),
+            model,
             stream,
             model_given,
         })
     }
 
-    /// The body to send upstream for an account of this kind.
+    /// Resolves the model's alias, if it has one.
+    pub fn resolve_alias(&mut self, aliases: &Aliases) {
+        if let Some(target) = aliases.resolve(&self.model) {
+            self.upstream_model = target;
+        }
+    }
+
+    /// The body to send upstream for an account of this kind: the upstream model, what the
+    /// account's kind and the model need (`qwen::normalize`), and for OAuth accounts text parts
+    /// as one string.
     pub fn body_for(&self, kind: AccountKind) -> String {
         let flatten = kind == AccountKind::Oauth && !self.flattenable.is_empty();
         let mut out = String::with_capacity(self.top.len_hint() + 64);
@@ -177,8 +195,9 @@ impl ChatRequest {
             m.push(']');
             m
         });
-        let model_json = serde_json::to_string(&self.model).unwrap_or_default();
-        self.top.write(&mut out, &|k| match k {
+        let model_json = serde_json::to_string(&self.upstream_model).unwrap_or_default();
+        let edits = normalize::edits(&self.top, kind, &self.upstream_model);
+        self.top.write_edited(&mut out, &edits, &|k| match k {
             "messages" => messages_json.clone(),
             "model" => Some(model_json.clone()),
             _ => None,
@@ -196,16 +215,20 @@ impl ChatRequest {
     }
 }
 
-impl crate::api::UpstreamCall for ChatRequest {
-    fn endpoint(&self) -> crate::qwen::request::Endpoint {
-        crate::qwen::request::Endpoint::ChatCompletions
+impl UpstreamCall for ChatRequest {
+    fn upstream_model(&self) -> &str {
+        &self.upstream_model
+    }
+
+    fn endpoint_for(&self, _creds: &Credentials, _default_base: &str) -> Option<Endpoint> {
+        Some(Endpoint::ChatCompletions)
     }
 
     fn stream(&self) -> bool {
         self.stream
     }
 
-    fn body_for(&self, creds: &crate::accounts::credentials::Credentials) -> String {
+    fn body_for(&self, creds: &Credentials, _endpoint: Endpoint) -> String {
         ChatRequest::body_for(self, creds.kind())
     }
 }
@@ -272,6 +295,26 @@ mod tests {
         );
         let key: Value = serde_json::from_str(&r.body_for(AccountKind::ApiKey)).unwrap();
         assert!(key["messages"][1]["content"].is_array());
+    }
+
+    #[test]
+    fn aliases_reach_upstream_and_model_studio_gets_its_parameters() {
+        let mut r = parse(r#"{"model":"claude-sonnet-4-5","max_tokens":9,"reasoning_effort":"high","messages":[{"role":"user","content":"x"}]}"#).unwrap();
+        r.resolve_alias(&Aliases::defaults("qwen3-coder-plus"));
+        assert_eq!(
+            (r.model.as_str(), r.upstream_model.as_str()),
+            ("claude-sonnet-4-5", "qwen3-coder-plus")
+        );
+        let out: Value = serde_json::from_str(&r.body_for(AccountKind::Dashscope)).unwrap();
+        assert_eq!(out["model"], "qwen3-coder-plus");
+        assert_eq!(out["max_completion_tokens"], 9);
+        assert!(
+            out.get("max_tokens").is_none() && out.get("reasoning_effort").is_none(),
+            "{out}"
+        );
+        // A legacy account gets the request as it came.
+        let out: Value = serde_json::from_str(&r.body_for(AccountKind::ApiKey)).unwrap();
+        assert_eq!(out["max_tokens"], 9);
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub fn health(kvs: &WranglerKv, now_ms: u64) -> Result<(), String> {
             &pool.failed,
             &pool.status,
             now_ms,
+            qwen_worker::config::default_of("QWEN_API_BASE_URL"),
         ));
     }
     print!("{}", text_table(&reports, &pool.failed));

@@ -14,7 +14,7 @@ const API_KEY_PREFIX: &str = "api_key_";
 pub fn file_for(dir: &Path, id: &str, kind: AccountKind) -> PathBuf {
     let prefix = match kind {
         AccountKind::Oauth => OAUTH_PREFIX,
-        AccountKind::ApiKey => API_KEY_PREFIX,
+        _ => API_KEY_PREFIX,
     };
     dir.join(format!("{prefix}{id}.json"))
 }
@@ -39,7 +39,7 @@ pub fn save(dir: &Path, id: &str, creds: &Credentials) -> Result<PathBuf, String
     // One account, one file: drop the other kind's file if the account changed kind.
     let other = match creds.kind() {
         AccountKind::Oauth => AccountKind::ApiKey,
-        AccountKind::ApiKey => AccountKind::Oauth,
+        _ => AccountKind::Oauth,
     };
     let _ = fs::remove_file(file_for(dir, id, other));
     Ok(target)

@@ -43,6 +43,7 @@ async fn reports(ctx: &Ctx) -> Result<Vec<AccountReport>, GatewayError> {
             &pool.failed,
             &pool.status,
             now,
+            &ctx.cfg.api_base_url,
         ));
     }
     Ok(out)
@@ -147,6 +148,7 @@ pub async fn get(ctx: &Ctx, id: &AccountId) -> Result<Response, GatewayError> {
         &pool.failed,
         &pool.status,
         now_ms(),
+        &ctx.cfg.api_base_url,
     );
     let mut body = serde_json::to_value(&r).unwrap_or_default();
     // Never the tokens themselves: only what they are.
@@ -185,6 +187,7 @@ pub async fn put(ctx: &Ctx, req: &Request, id: &AccountId) -> Result<Response, G
         &pool.failed,
         &pool.status,
         now,
+        &ctx.cfg.api_base_url,
     );
     Ok(respond::json(
         200,

@@ -12,7 +12,8 @@ use web_sys::{Request, Response};
 pub async fn completions(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
     let pinned = auth::pinned_account(req, &ctx.caller)?;
     let bytes = body::read(req, MAX_BODY_BYTES).await?;
-    let call = ChatRequest::parse(&bytes, &ctx.cfg.default_model)?;
+    let mut call = ChatRequest::parse(&bytes, &ctx.cfg.default_model)?;
+    call.resolve_alias(&ctx.cfg.aliases);
     let deadlines = Deadlines::new(
         now_ms(),
         ctx.cfg.request_timeout_ms,
@@ -21,9 +22,12 @@ pub async fn completions(ctx: &Ctx, req: &Request) -> Result<Response, GatewayEr
     let (account, answer) = failover::run(ctx, pinned, &call, deadlines).await?;
     // Who served is the business of key holders only (a public API names no account).
     let shown = (ctx.caller != Caller::Public).then_some(&account);
+    let rename = (call.model != call.upstream_model)
+        .then(|| (call.upstream_model.as_str(), call.model.as_str()));
     Ok(respond::upstream_answer(
         shown,
         &answer,
         ctx.cfg.stream_idle_timeout_ms,
+        rename,
     ))
 }

@@ -24,8 +24,8 @@ pub async fn serve(
     match endpoint {
         ServiceInfo => Ok(service::info(ctx)),
         Liveness => Ok(service::liveness()),
-        ListModels => Ok(models::list()),
-        GetModel => models::get(param()),
+        ListModels => models::list(ctx).await,
+        GetModel => models::get(ctx, param()).await,
         ChatCompletions => chat::completions(ctx, &req).await,
         AdminHealth => admin::health(ctx, &req).await,
         AdminListAccounts => admin::list(ctx).await,

@@ -61,8 +61,9 @@ export async function readCapped(body, cap, ms, abort, drain) {
  * sends nothing for `idleMs`, or fails while sending, `idleBytes` or `failBytes` (an error event
  * in the client's dialect) end the stream and `abort` cancels upstream.
  */
-export function guardStream(body, idleMs, idleBytes, failBytes, abort) {
+export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, replacement) {
   const reader = body.getReader();
+  const swap = find && find.length ? replacer(find, replacement) : null;
   let last = Date.now();
   let timer = null;
   let wake = null;
@@ -95,14 +96,73 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort) {
       if (r === 'idle') return end(controller, idleBytes);
       if (r.done) {
         clearTimeout(timer);
+        if (swap) {
+          const rest = swap.flush();
+          if (rest.length) controller.enqueue(rest);
+        }
         return controller.close();
       }
       last = Date.now();
-      controller.enqueue(r.value);
+      controller.enqueue(swap ? swap.push(r.value) : r.value);
     },
     cancel(reason) {
       clearTimeout(timer);
       reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Replaces every occurrence of the bytes `find` with `replacement` in a stream of chunks,
+ * occurrences cut across chunks included. Only bytes that could be the start of `find` are held
+ * back at the end of a chunk (for `"model":"…"` that is never an event's closing blank line, so
+ * no event waits for the next chunk).
+ */
+function replacer(find, replacement) {
+  let carry = new Uint8Array(0);
+  const at = (buf, from) => {
+    for (let i = buf.indexOf(find[0], from); i >= 0 && i + find.length <= buf.length; i = buf.indexOf(find[0], i + 1)) {
+      let j = 1;
+      while (j < find.length && buf[i + j] === find[j]) j++;
+      if (j === find.length) return i;
+    }
+    return -1;
+  };
+  const startOfFind = (buf) => {
+    for (let k = Math.min(find.length - 1, buf.length); k > 0; k--) {
+      let j = 0;
+      while (j < k && buf[buf.length - k + j] === find[j]) j++;
+      if (j === k) return k;
+    }
+    return 0;
+  };
+  return {
+    push(chunk) {
+      let buf = chunk;
+      if (carry.length) {
+        buf = new Uint8Array(carry.length + chunk.length);
+        buf.set(carry);
+        buf.set(chunk, carry.length);
+      }
+      const parts = [];
+      let from = 0;
+      for (let i = at(buf, 0); i >= 0; i = at(buf, from)) {
+        parts.push(buf.subarray(from, i), replacement);
+        from = i + find.length;
+      }
+      const keep = startOfFind(buf.subarray(from));
+      parts.push(buf.subarray(from, buf.length - keep));
+      carry = buf.slice(buf.length - keep);
+      if (parts.length === 1) return parts[0];
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) { out.set(p, o); o += p.length; }
+      return out;
+    },
+    flush() {
+      const c = carry;
+      carry = new Uint8Array(0);
+      return c;
+    },
+  };
 }

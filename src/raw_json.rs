@@ -51,6 +51,54 @@ impl RawObject {
             + 2
     }
 
+    /// Writes the object to `out` with top-level `edits` applied: `(key, Some(json))` sets a key
+    /// (in place, or at the end when absent), `(key, None)` drops it; the last edit of a key
+    /// wins. Other values as they came, or `replace(key)` when that is `Some`.
+    pub fn write_edited(
+        &self,
+        out: &mut String,
+        edits: &[(&str, Option<String>)],
+        replace: &dyn Fn(&str) -> Option<String>,
+    ) {
+        let edit_of = |k: &str| edits.iter().rev().find(|(e, _)| *e == k).map(|(_, v)| v);
+        out.push('{');
+        let mut n = 0;
+        let mut key = |out: &mut String, k: &str| {
+            if n > 0 {
+                out.push(',');
+            }
+            n += 1;
+            push_json_string(out, k);
+            out.push(':');
+        };
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            match edit_of(k) {
+                Some(None) => {}
+                // A duplicate key that is set is written once.
+                Some(Some(_)) if self.0[..i].iter().any(|(p, _)| p == k) => {}
+                Some(Some(e)) => {
+                    key(out, k);
+                    out.push_str(e);
+                }
+                None => {
+                    key(out, k);
+                    match replace(k) {
+                        Some(r) => out.push_str(&r),
+                        None => out.push_str(v.get()),
+                    }
+                }
+            }
+        }
+        for (i, (k, v)) in edits.iter().enumerate() {
+            let last_of_key = !edits[i + 1..].iter().any(|(e, _)| e == k);
+            if let (Some(v), true, None) = (v, last_of_key, self.get(k)) {
+                key(out, k);
+                out.push_str(v);
+            }
+        }
+        out.push('}');
+    }
+
     /// Writes the object to `out`: each value as it came, or `replace(key)` when that is `Some`.
     pub fn write(&self, out: &mut String, replace: &dyn Fn(&str) -> Option<String>) {
         out.push('{');
@@ -126,6 +174,23 @@ mod tests {
         o.write(&mut out, &|k| (k == "b").then(|| "\"y\"".to_owned()));
         assert_eq!(out, r#"{"a":[1, 2],"b":"y","a":{"k":null}}"#);
         assert!(o.len_hint() >= out.len());
+    }
+
+    #[test]
+    fn edits_set_in_place_append_and_drop() {
+        let o: RawObject = serde_json::from_str(r#"{"a":1,"b":2,"a":3,"c":4}"#).unwrap();
+        let mut out = String::new();
+        let edits = [
+            ("b", None),
+            ("a", Some("9".to_owned())),
+            ("d", Some("1".to_owned())),
+            ("d", Some("5".to_owned())),
+        ];
+        o.write_edited(&mut out, &edits, &|k| (k == "c").then(|| "0".to_owned()));
+        assert_eq!(out, r#"{"a":9,"c":0,"d":5}"#);
+        let mut plain = String::new();
+        o.write_edited(&mut plain, &[], &|_| None);
+        assert_eq!(plain, r#"{"a":1,"b":2,"a":3,"c":4}"#);
     }
 
     #[test]
