@@ -1,0 +1,6 @@
+//! Tests of the Responses dialect: golden fixtures under tests/fixtures/responses/, and the
+//! invariants every translated stream must hold.
+
+mod fixtures;
+mod request_error_tests;
+mod request_tests;
