@@ -15,14 +15,17 @@
 
 mod context;
 mod json;
+mod output;
 pub mod request;
 mod request_items;
 mod request_params;
 mod request_parts;
+pub mod response;
 pub mod tools;
 
 pub use context::ResponseContext;
 pub use request::{parse, ResponsesRequest};
+pub use response::from_chat;
 pub use tools::{ClientTool, ToolKind, ToolMap};
 
 #[cfg(test)]

@@ -4,3 +4,4 @@
 mod fixtures;
 mod request_error_tests;
 mod request_tests;
+mod response_tests;
