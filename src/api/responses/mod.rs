@@ -21,11 +21,14 @@ mod request_items;
 mod request_params;
 mod request_parts;
 pub mod response;
+pub mod stream;
+mod stream_events;
 pub mod tools;
 
 pub use context::ResponseContext;
 pub use request::{parse, ResponsesRequest};
 pub use response::from_chat;
+pub use stream::StreamTranslator;
 pub use tools::{ClientTool, ToolKind, ToolMap};
 
 #[cfg(test)]

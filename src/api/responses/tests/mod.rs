@@ -2,6 +2,8 @@
 //! invariants every translated stream must hold.
 
 mod fixtures;
+mod invariants;
 mod request_error_tests;
 mod request_tests;
 mod response_tests;
+mod stream_tests;
