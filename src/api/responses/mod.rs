@@ -22,6 +22,7 @@ mod request_params;
 mod request_parts;
 pub mod response;
 pub mod stream;
+mod stream_chunk;
 mod stream_events;
 pub mod tools;
 

@@ -30,17 +30,13 @@
 use super::context::{ResponseContext, Status};
 use super::json::inner;
 use super::output::{read_usage, status_for, synthetic_call_id};
+use super::stream_chunk::{error_code, CallDeltaIn, ChunkIn, ErrorIn};
 use super::stream_events::{closing_status, Call, TextItem, Writer};
 use super::tools::ToolKind;
 use crate::qwen::scrub::scrub_short;
 use crate::qwen::sse::{EventReader, SseEvent};
 use crate::usage::Usage;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
 
 /// Translates one streamed answer. Feed it upstream's bytes as they come ([`push`]); call
 /// [`finish`] when upstream ends, or [`fail`] when it breaks off. Output is appended to the
@@ -124,89 +120,6 @@ impl StreamTranslator {
     }
 }
 
-/// Only the first element of an array, without collecting the rest.
-struct First<T>(Option<T>);
-
-impl<T> Default for First<T> {
-    fn default() -> Self {
-        First(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = First<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_unit<E>(self) -> Result<First<T>, E> {
-                Ok(First(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<First<T>, A::Error> {
-                let first = seq.next_element()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(First(first))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-#[derive(Deserialize)]
-struct ChunkIn<'a> {
-    #[serde(borrow, default)]
-    choices: First<ChoiceIn<'a>>,
-    #[serde(borrow)]
-    usage: Option<&'a RawValue>,
-    #[serde(borrow)]
-    error: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChoiceIn<'a> {
-    #[serde(borrow)]
-    delta: Option<DeltaIn<'a>>,
-    #[serde(borrow)]
-    finish_reason: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct DeltaIn<'a> {
-    #[serde(borrow)]
-    content: Option<&'a RawValue>,
-    #[serde(borrow)]
-    reasoning_content: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tool_calls: Option<Vec<CallDeltaIn<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct CallDeltaIn<'a> {
-    index: Option<u64>,
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    function: Option<FunctionDeltaIn<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDeltaIn<'a> {
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    arguments: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ErrorIn {
-    code: Option<serde_json::Value>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    message: Option<String>,
-}
-
 /// A non-empty JSON string literal.
 fn text(raw: Option<&RawValue>) -> Option<&RawValue> {
     raw.filter(|r| inner(r).is_some_and(|s| !s.is_empty()))
@@ -244,10 +157,16 @@ impl State {
         if let Some(err) = chunk.error.filter(|e| e.get() != "null") {
             return self.upstream_error(out, err);
         }
+        if chunk.choices.is_none() && chunk.message.is_some_and(|m| inner(m).is_some()) {
+            // Not a chunk: the whole event is the error.
+            if let Ok(raw) = serde_json::from_str::<&RawValue>(data) {
+                return self.upstream_error(out, raw);
+            }
+        }
         if let Some(u) = chunk.usage.and_then(|u| read_usage(u.get())) {
             self.usage = Some(u);
         }
-        let Some(choice) = chunk.choices.0 else {
+        let Some(choice) = chunk.choices.and_then(|c| c.0) else {
             return;
         };
         if let Some(delta) = choice.delta {
@@ -309,6 +228,25 @@ impl State {
         };
         let mut next_index = self.next_index;
         let c = &mut self.calls[at];
+        let new_id = d.id.and_then(inner).filter(|id| !id.is_empty());
+        let named = d
+            .function
+            .as_ref()
+            .is_some_and(|f| f.name.as_deref().is_some_and(|n| !n.is_empty()));
+        if named && !c.id.is_empty() && new_id.is_some_and(|id| id != c.id) {
+            // Another call at an index already used (some servers number every call 0): the
+            // earlier one keeps its item, this one gets its own.
+            c.upstream_index = u64::MAX;
+            self.calls.push(Call {
+                upstream_index,
+                output: None,
+                closed: false,
+                id: String::new(),
+                name: String::new(),
+                args: String::new(),
+            });
+            return self.call_delta(out, pos, d);
+        }
         if c.closed {
             return;
         }
@@ -444,25 +382,7 @@ impl State {
             None => (None, None, None),
         };
         let message = message.unwrap_or_else(|| raw.get().to_owned());
-        let hay = format!(
-            "{} {} {}",
-            code.as_deref().unwrap_or(""),
-            kind.as_deref().unwrap_or(""),
-            message
-        )
-        .to_ascii_lowercase();
-        let code = if hay.contains("context_length") || hay.contains("input length") {
-            "context_length_exceeded"
-        } else if hay.contains("insufficient_quota") || hay.contains("quota exceeded") {
-            "insufficient_quota"
-        } else if hay.contains("rate_limit")
-            || hay.contains("throttl")
-            || hay.contains("limit_requests")
-        {
-            "rate_limit_exceeded"
-        } else {
-            "server_error"
-        };
+        let code = error_code(code.as_deref(), kind.as_deref(), &message);
         let text = format!(
             "upstream reported an error mid-stream: {}",
             scrub_short(&message, &[], 300)

@@ -413,3 +413,43 @@ fn an_oversized_event_fails_instead_of_growing_without_bound() {
     let c = check(&out).unwrap();
     assert_eq!(c.terminal, "response.failed");
 }
+
+#[test]
+fn two_calls_numbered_alike_but_with_their_own_ids_are_two_items() {
+    let ctx = context(TOOLS);
+    let call = |id: &str, name: &str, args: &str| {
+        let mut f = json!({"arguments": args});
+        if !name.is_empty() {
+            f["name"] = json!(name);
+        }
+        delta(json!({"tool_calls": [{"index": 0, "id": id, "function": f}]}))
+    };
+    let bytes = sse(&[
+        call("call_1", "exec_command", "{\"cmd\":\"a\"}"),
+        call("call_2", "exec_command", "{\"cmd\":"),
+        call("", "", "\"b\"}"),
+    ]);
+    let c = check(&translate(&ctx, &[&bytes])).unwrap();
+    let out = items(&c);
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        (out[0]["call_id"].as_str(), out[0]["arguments"].as_str()),
+        (Some("call_1"), Some("{\"cmd\":\"a\"}"))
+    );
+    assert_eq!(
+        (out[1]["call_id"].as_str(), out[1]["arguments"].as_str()),
+        (Some("call_2"), Some("{\"cmd\":\"b\"}"))
+    );
+}
+
+#[test]
+fn a_bare_code_and_message_event_is_an_upstream_error() {
+    let ctx = context(PLAIN);
+    let bytes = sse(&[
+        delta(json!({"content": "x"})),
+        json!({"code": "Throttling.RateQuota", "message": "Requests rate limit exceeded", "request_id": "r1"}),
+    ]);
+    let c = check(&translate(&ctx, &[&bytes])).unwrap();
+    assert_eq!(c.terminal, "response.failed");
+    assert_eq!(c.response["error"]["code"], "rate_limit_exceeded");
+}
