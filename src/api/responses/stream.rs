@@ -339,6 +339,10 @@ impl State {
     }
 
     fn complete(&mut self, out: &mut Vec<u8>) {
+        if self.ended {
+            // The last event, delivered only now, was an error.
+            return;
+        }
         let status = status_for(self.finish_reason.as_deref());
         let item_status = closing_status(status);
         self.close_text(out, item_status);

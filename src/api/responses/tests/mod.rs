@@ -6,4 +6,5 @@ mod invariants;
 mod request_error_tests;
 mod request_tests;
 mod response_tests;
+mod stream_rule_tests;
 mod stream_tests;

@@ -145,3 +145,34 @@ fn arguments_given_as_an_object_are_written_as_text() {
     assert_eq!(v["output"][0]["arguments"], r#"{"cmd":"ls"}"#);
     assert_eq!(v["output"][0]["call_id"], "call_test_0");
 }
+
+#[test]
+fn whatever_upstream_answers_the_result_is_a_json_response_or_a_502() {
+    let ctx = context(TOOLS);
+    let original = read("answers/reasoning-and-calls.chat.json");
+    let mut seed = 0x853c_49e6_748f_ea9b_u64;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % n.max(1)
+    };
+    const NOISE: &[u8] = b"\"\\{}[],:\n 0tn\xc3\xa9";
+    for _ in 0..500 {
+        let mut bytes = original.clone();
+        let at = next(bytes.len());
+        match next(3) {
+            0 => bytes[at] = NOISE[next(NOISE.len())],
+            1 => {
+                bytes.remove(at);
+            }
+            _ => bytes.insert(at, NOISE[next(NOISE.len())]),
+        }
+        match from_chat(&bytes, &ctx) {
+            Ok((body, _)) => {
+                serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            }
+            Err(e) => assert_eq!(e.status(), 502),
+        }
+    }
+}
