@@ -1,8 +1,8 @@
 //! `input` items → chat messages.
 //!
 //! - `instructions` and every `system`/`developer` message become ONE leading system message
-//!   (in their order, joined by a blank line): Qwen rejects the developer role and many
-//!   upstreams a system message after the first.
+//!   (in their order, joined by a blank line): Qwen rejects the developer role, and many
+//!   upstreams reject a system message that is not the first.
 //! - `user` messages keep their parts: text, and images as `image_url` parts. One text part is
 //!   sent as a plain string.
 //! - `assistant` messages (`output_text`, `refusal`) open an assistant message; the

@@ -17,12 +17,15 @@
 //!   (the input sits inside JSON arguments upstream, readable only once they are complete);
 //!
 //! and last `response.completed` (or `response.incomplete` when upstream stopped for length),
-//! with every item and the usage; or `response.failed` and nothing after.
+//! with every item and the usage (zeros when upstream reported none); or `response.failed` and
+//! nothing after: on an upstream error event (`{"error": …}` or a bare `{code, message}`; its
+//! code mapped to one Codex acts on), an unreadable event, or [`StreamTranslator::fail`].
 //!
 //! Items rules: one reasoning or message item is open at a time; each upstream
 //! `tool_calls[].index` is one item with a stable output index, added once its name is known
 //! (arguments that come first are held and sent when it is); a call whose name never comes is
-//! added at the end with an empty name, so the client can answer it. A new kind of item closes
+//! added at the end with an empty name, so the client can answer it; a fragment with a name and
+//! a new id at an index already used is a new call (servers that number every call 0). A new kind of item closes
 //! the open ones, in order: text after tool calls closes them, and later fragments of a closed
 //! call are dropped. Upstream's `finish_reason` is not trusted to say whether tools were called
 //! (Qwen sends `stop` with tool calls): the items emitted are what counts.
