@@ -8,6 +8,7 @@ use qwen_worker::accounts::id::AccountId;
 use qwen_worker::accounts::pool::{FailedAccounts, PoolState};
 use qwen_worker::api::keys::{identify, ClientKeys};
 use qwen_worker::api::openai::chat::ChatRequest;
+use qwen_worker::api::responses::{self, StreamTranslator};
 use qwen_worker::qwen::classify::classify;
 use qwen_worker::qwen::sse::FirstEvent;
 use std::hint::black_box;
@@ -115,5 +116,26 @@ fn main() {
     let quota = r#"{"error":{"message":"Free allocated quota exceeded.","type":"insufficient_quota","code":"insufficient_quota"}}"#;
     bench("classify/upstream error", || {
         black_box(classify(429, None, black_box(quota), "sk-sent"));
+    });
+
+    // The Responses dialect: a real Codex request (40 KiB: system prompt, tools, history) and
+    // one ordinary streamed chunk.
+    let codex = include_bytes!("../tests/fixtures/responses/codex/turn3.request.json");
+    bench("responses/codex request parse+chat_body", || {
+        let r = responses::parse(black_box(codex)).unwrap();
+        black_box(r.chat_body("qwen3-coder-plus"));
+    });
+    let ctx = responses::parse(codex)
+        .unwrap()
+        .context("resp_0123456789abcdef", 1_764_000_000);
+    let text_chunk = br#"data: {"choices":[{"delta":{"content":" the quick brown fox","reasoning_content":null},"finish_reason":null,"index":0,"logprobs":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3-coder-plus","id":"chatcmpl-6a1c9e0e-6d2f-9c1e-8f0e-3b2d1c0a9f8e"}
+
+"#;
+    let mut translator = StreamTranslator::new(&ctx);
+    let mut out = Vec::with_capacity(1 << 16);
+    bench("responses/stream one text chunk", || {
+        out.clear();
+        translator.push(black_box(text_chunk), &mut out);
+        black_box(&out);
     });
 }

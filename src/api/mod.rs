@@ -7,6 +7,7 @@ use crate::qwen::request::Endpoint;
 
 pub mod keys;
 pub mod openai;
+pub mod responses;
 pub mod routes;
 
 /// The client dialect a route speaks, which decides the shape of its errors and answers.

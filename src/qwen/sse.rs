@@ -89,19 +89,44 @@ fn inspect(event: &[u8]) -> StreamStart {
 }
 
 /// Index just past the blank line that ends the first event (`\n\n`, `\r\n\r\n` or `\r\r`),
-/// looking from `from` on.
+/// looking from `from` on. Only line breaks are looked at, found a word at a time.
 fn find_event_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    while i + 1 < buf.len() {
-        match (buf[i], buf[i + 1]) {
-            (b'\n', b'\n') | (b'\r', b'\r') => return Some(i + 2),
-            (b'\r', b'\n') if buf.get(i + 2) == Some(&b'\r') && buf.get(i + 3) == Some(&b'\n') => {
-                return Some(i + 4)
+    while let Some(j) = find_line_break(buf, i) {
+        match (buf[j], buf.get(j + 1)) {
+            (_, None) => return None,
+            (b'\n', Some(b'\n')) | (b'\r', Some(b'\r')) => return Some(j + 2),
+            (b'\r', Some(b'\n'))
+                if buf.get(j + 2) == Some(&b'\r') && buf.get(j + 3) == Some(&b'\n') =>
+            {
+                return Some(j + 4)
             }
-            _ => i += 1,
+            _ => i = j + 1,
         }
     }
     None
+}
+
+/// The index of the first `\n` or `\r` at or after `from`: eight bytes at a time (a byte equal
+/// to the one sought makes a zero byte, which the classic bit trick detects).
+fn find_line_break(buf: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let mut i = from;
+    while i + 8 <= buf.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&buf[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        if has_zero(w ^ (ONES * u64::from(b'\n'))) | has_zero(w ^ (ONES * u64::from(b'\r'))) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    buf.get(i..)?
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|p| i + p)
 }
 
 /// An event longer than this is not a real one: the stream is broken.
@@ -187,7 +212,12 @@ fn parse_event(bytes: &[u8]) -> Option<SseEvent<'_>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut name = None;
     let mut data: Option<std::borrow::Cow<'_, str>> = None;
-    for line in text.split(['\n', '\r']) {
+    let mut start = 0;
+    while start <= text.len() {
+        let end = find_line_break(bytes, start).unwrap_or(text.len());
+        // Line breaks are ASCII: `start..end` are character boundaries.
+        let line = text.get(start..end).unwrap_or("");
+        start = end + 1;
         if let Some(rest) = line.strip_prefix("data:") {
             let value = rest.strip_prefix(' ').unwrap_or(rest);
             data = Some(match data {
@@ -231,6 +261,24 @@ mod tests {
         assert_eq!(events(&bytes), want);
         let threes: Vec<&[u8]> = stream.chunks(3).collect();
         assert_eq!(events(&threes), want);
+    }
+
+    #[test]
+    fn line_breaks_are_found_wherever_they_sit_in_a_word() {
+        for len in 0..40 {
+            for at in 0..len {
+                for br in [b'\n', b'\r'] {
+                    let mut buf = vec![b'x'; len];
+                    buf[at] = br;
+                    for from in 0..=len {
+                        let want = (from <= at).then_some(at);
+                        assert_eq!(find_line_break(&buf, from), want, "{len} {at} {from}");
+                    }
+                }
+            }
+            assert_eq!(find_line_break(&vec![b'y'; len], 0), None);
+        }
+        assert_eq!(find_line_break(b"ab", 5), None);
     }
 
     #[test]
