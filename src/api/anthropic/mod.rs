@@ -1,0 +1,21 @@
+//! The Anthropic Messages dialect (Claude Code, the Anthropic SDKs), pure:
+//!
+//! - [`request`]: `POST /v1/messages` validated, then written as an OpenAI chat-completions body
+//!   (`chat_body`) or as the same Anthropic body for an Anthropic-compatible upstream
+//!   (`native_body`);
+//! - [`errors`]: the error shape `{"type":"error","error":{"type","message"}}`.
+//!
+//! The facts these rely on (what Claude Code sends, what it expects back) are in
+//! docs/UPSTREAM.md.
+
+pub mod errors;
+pub mod request;
+mod request_blocks;
+mod request_chat;
+mod request_fields;
+mod request_native;
+mod wire;
+
+#[cfg(test)]
+#[path = "tests/fixtures.rs"]
+mod fixtures;
