@@ -3,6 +3,7 @@
 //! - [`request`]: `POST /v1/messages` validated, then written as an OpenAI chat-completions body
 //!   (`chat_body`) or as the same Anthropic body for an Anthropic-compatible upstream
 //!   (`native_body`);
+//! - [`response`]: a non-streamed chat completion → one Anthropic message;
 //! - [`errors`]: the error shape `{"type":"error","error":{"type","message"}}`.
 //!
 //! The facts these rely on (what Claude Code sends, what it expects back) are in
@@ -14,6 +15,7 @@ mod request_blocks;
 mod request_chat;
 mod request_fields;
 mod request_native;
+pub mod response;
 mod wire;
 
 #[cfg(test)]
