@@ -4,6 +4,7 @@
 //!   (`chat_body`) or as the same Anthropic body for an Anthropic-compatible upstream
 //!   (`native_body`);
 //! - [`response`]: a non-streamed chat completion → one Anthropic message;
+//! - [`stream`]: a streamed chat completion → Anthropic server-sent events, chunk by chunk;
 //! - [`errors`]: the error shape `{"type":"error","error":{"type","message"}}`.
 //!
 //! The facts these rely on (what Claude Code sends, what it expects back) are in
@@ -16,6 +17,8 @@ mod request_chat;
 mod request_fields;
 mod request_native;
 pub mod response;
+pub mod stream;
+mod stream_blocks;
 mod wire;
 
 #[cfg(test)]
