@@ -5,11 +5,13 @@
 //!   (`native_body`);
 //! - [`response`]: a non-streamed chat completion → one Anthropic message;
 //! - [`stream`]: a streamed chat completion → Anthropic server-sent events, chunk by chunk;
+//! - [`count_tokens`]: `POST /v1/messages/count_tokens`, estimated locally;
 //! - [`errors`]: the error shape `{"type":"error","error":{"type","message"}}`.
 //!
 //! The facts these rely on (what Claude Code sends, what it expects back) are in
 //! docs/UPSTREAM.md.
 
+pub mod count_tokens;
 pub mod errors;
 pub mod request;
 mod request_blocks;
