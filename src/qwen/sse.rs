@@ -93,6 +93,10 @@ fn inspect(event: &[u8]) -> StreamStart {
 fn find_event_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i + 1 < buf.len() {
+        // Jump to the next line break: only there can an event end.
+        i += buf[i..buf.len() - 1]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')?;
         match (buf[i], buf[i + 1]) {
             (b'\n', b'\n') | (b'\r', b'\r') => return Some(i + 2),
             (b'\r', b'\n') if buf.get(i + 2) == Some(&b'\r') && buf.get(i + 3) == Some(&b'\n') => {
@@ -187,7 +191,7 @@ fn parse_event(bytes: &[u8]) -> Option<SseEvent<'_>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut name = None;
     let mut data: Option<std::borrow::Cow<'_, str>> = None;
-    for line in text.split(['\n', '\r']) {
+    for line in lines(text) {
         if let Some(rest) = line.strip_prefix("data:") {
             let value = rest.strip_prefix(' ').unwrap_or(rest);
             data = Some(match data {
@@ -199,6 +203,25 @@ fn parse_event(bytes: &[u8]) -> Option<SseEvent<'_>> {
         }
     }
     data.map(|data| SseEvent { name, data })
+}
+
+/// The lines of an event, split at `\n` or `\r` byte by byte (a `str` split on a set of chars
+/// decodes every char, and this runs on every chunk a translator reads).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.bytes().position(|b| b == b'\n' || b == b'\r') {
+            Some(end) => {
+                rest = Some(&t[end + 1..]);
+                Some(&t[..end])
+            }
+            None => {
+                rest = None;
+                Some(t)
+            }
+        }
+    })
 }
 
 #[cfg(test)]
