@@ -19,7 +19,15 @@ fn base(messages: Value) -> Value {
     json!({"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages})
 }
 
-const CLAUDE_CODE: [&str; 3] = ["cc_first_turn", "cc_write_result", "cc_tool_search"];
+/// Real Claude Code requests: the first turn; the turn after a Write; a turn after a tool
+/// search (a deferred tool loaded); the turn after our own translated streams were answered
+/// (thinking with an empty signature, two parallel tool results).
+const CLAUDE_CODE: [&str; 4] = [
+    "cc_first_turn",
+    "cc_write_result",
+    "cc_tool_search",
+    "cc_after_translated_stream",
+];
 
 #[test]
 fn claude_code_requests_map_to_the_golden_chat_and_native_bodies() {
@@ -67,6 +75,33 @@ fn the_next_turn_starts_with_the_bytes_of_the_previous_one() {
     let prefix = messages_prefix(&first);
     assert!(second.starts_with(prefix), "turn 2 does not extend turn 1");
     assert!(messages_prefix(&second).len() > prefix.len());
+}
+
+#[test]
+fn our_translated_answers_come_back_as_reasoning_and_tool_messages() {
+    let r = parse(&read("cc_after_translated_stream.request.json")).unwrap();
+    let c: Value = serde_json::from_str(&r.chat_body(UPSTREAM)).unwrap();
+    let m = c["messages"].as_array().unwrap();
+    let roles: Vec<&str> = m.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles,
+        [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "tool"
+        ]
+    );
+    assert_eq!(m[4]["reasoning_content"], "Read both files.");
+    assert_eq!(m[4]["content"], "");
+    assert_eq!(m[4]["tool_calls"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (m[5]["tool_call_id"].as_str(), m[6]["tool_call_id"].as_str()),
+        (Some("call_a"), Some("call_b"))
+    );
 }
 
 #[test]
