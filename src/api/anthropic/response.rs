@@ -131,12 +131,18 @@ pub fn from_chat(
                 out.extend_from_slice(t.as_bytes());
                 out.extend_from_slice(b"\"}");
             }
+            let mut seen: Vec<&str> = Vec::new();
             for call in &m.tool_calls {
                 sep(&mut out);
                 let f = call.function.as_ref();
                 out.extend_from_slice(b"{\"type\":\"tool_use\",\"id\":");
-                match call.id.as_deref().filter(|s| !s.is_empty()) {
-                    Some(id) => push_str(&mut out, id),
+                let id = call.id.as_deref().filter(|s| !s.is_empty());
+                // Unique ids: a repeated one would pair two calls with one result.
+                match id.filter(|id| !seen.contains(id)) {
+                    Some(id) => {
+                        push_str(&mut out, id);
+                        seen.push(id);
+                    }
                     None => push_str(&mut out, &synth_tool_id(message_id, tools)),
                 }
                 out.extend_from_slice(b",\"name\":");

@@ -19,6 +19,10 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
+/// Most bytes held back at once (tool calls waiting for the one before them to finish, text
+/// after the tools): past this, upstream's answer is not a real one.
+const HELD_CAP: usize = 8 * 1024 * 1024;
+
 /// How a stream that breaks is reported to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFailure {
@@ -212,6 +216,14 @@ impl State {
                     _ => Finish::from_openai(&f),
                 });
             }
+        }
+        if self.blocks.held() > HELD_CAP {
+            self.fail(
+                StreamFailure::Api,
+                "Upstream's answer holds more than the gateway can translate.",
+                out,
+            );
+            return;
         }
         if usage.is_some() && self.finish.is_some() {
             self.end(out);
@@ -454,3 +466,7 @@ impl WireUsage {
 #[cfg(test)]
 #[path = "tests/stream.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/stream_random.rs"]
+mod random_tests;

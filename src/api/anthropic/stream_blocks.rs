@@ -13,6 +13,7 @@
 //! - Text after a tool block opened is kept and sent as a text block after the tools, at the
 //!   end. Reasoning after text or tools is dropped: Anthropic puts thinking first.
 //! - Arguments for a tool whose block was closed are dropped (its JSON was complete).
+//! - A tool without an id, or with the id of a call already sent, gets a made-up id.
 
 use super::wire::{push_str, push_u64, synth_tool_id, UNNAMED_TOOL};
 
@@ -197,10 +198,18 @@ impl Blocks {
     }
 
     fn open_tool(&mut self, slot: usize, out: &mut Vec<u8>) {
-        let i = self.next_index;
-        self.next_index += 1;
+        let i = self.take_index();
         event_head(out, b"content_block_start", i);
         out.extend_from_slice(b",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+        // An id upstream gave an earlier call too would pair both with one result: made up.
+        let taken = |id: &String| {
+            self.tools.iter().enumerate().any(|(j, o)| {
+                j != slot && o.state != ToolState::Pending && o.id.as_ref() == Some(id)
+            })
+        };
+        if self.tools[slot].id.as_ref().is_some_and(taken) {
+            self.tools[slot].id = None;
+        }
         let t = &mut self.tools[slot];
         match &t.id {
             Some(id) => quoted(out, id),
@@ -221,9 +230,19 @@ impl Blocks {
         self.tool_started = true;
     }
 
-    fn start(&mut self, out: &mut Vec<u8>, block: &[u8]) -> u32 {
+    fn take_index(&mut self) -> u32 {
         let i = self.next_index;
-        self.next_index += 1;
+        self.next_index = self.next_index.saturating_add(1);
+        i
+    }
+
+    /// Bytes held back (tool arguments waiting for their block, text waiting for the end).
+    pub(super) fn held(&self) -> usize {
+        self.late_text.len() + self.tools.iter().map(|t| t.pending.len()).sum::<usize>()
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>, block: &[u8]) -> u32 {
+        let i = self.take_index();
         event_head(out, b"content_block_start", i);
         out.extend_from_slice(b",\"content_block\":");
         out.extend_from_slice(block);
