@@ -126,10 +126,15 @@ fn tool_arguments_are_parsed_unwrapped_or_emptied() {
         "a missing id is made up"
     );
     let m = message(&answer(
-        json!({"role": "assistant", "tool_calls": [{"id": "c"}]}),
+        json!({"role": "assistant", "tool_calls": [{"id": "c"}, {"id": "c", "function": {"name": "Bash"}}]}),
         "tool_calls",
     ));
     assert_eq!(m["content"][0]["name"], "unnamed_tool");
+    let ids = (
+        m["content"][0]["id"].as_str(),
+        m["content"][1]["id"].as_str(),
+    );
+    assert_eq!(ids, (Some("c"), Some("toolu_77aa_1")), "ids stay unique");
 }
 
 #[test]

@@ -218,6 +218,16 @@ fn a_new_id_on_a_reused_index_is_a_new_tool_call() {
 }
 
 #[test]
+fn an_id_upstream_repeats_on_another_call_is_replaced() {
+    let (a, _) = finished(&[
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"dup","function":{"name":"Read","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"index":1,"id":"dup","function":{"name":"Read","arguments":"{}"}}]}}]}"#,
+    ]);
+    let ids: Vec<String> = a.tools().into_iter().map(|t| t.0).collect();
+    assert_eq!(ids, ["dup", "toolu_0123abcd_1"]);
+}
+
+#[test]
 fn a_tool_never_named_or_identified_gets_a_synthetic_name_and_id() {
     let (a, _) = finished(&[
         r#"{"choices":[{"delta":{"tool_calls":[{"index":3,"function":{"arguments":"{}"}}]}}]}"#,
