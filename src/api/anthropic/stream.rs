@@ -139,6 +139,13 @@ impl StreamTranslator {
         self.state.ended
     }
 
+    /// Upstream has said how the answer ended (a `finish_reason`): only its usage may still
+    /// come, so an upstream going silent now calls for [`finish`](Self::finish), not
+    /// [`fail`](Self::fail).
+    pub fn answer_complete(&self) -> bool {
+        self.state.finish.is_some()
+    }
+
     /// Upstream's own error event, when it sent one (cut to 2 KiB), for the logs; the client
     /// is told only its code.
     pub fn upstream_error(&self) -> Option<&str> {

@@ -180,6 +180,7 @@ fn message_delta_waits_for_the_usage_chunk() {
     ]);
     assert!(!String::from_utf8_lossy(&out).contains("message_delta"));
     assert!(!t.is_finished());
+    assert!(t.answer_complete(), "only the usage is missing");
     let (a, _) = finished(&[
         r#"{"choices":[{"delta":{"content":"hi"}}]}"#,
         r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
