@@ -373,7 +373,7 @@ impl JsonEnd {
         }
         match c {
             b'"' => self.in_string = true,
-            b'{' | b'[' => self.depth += 1,
+            b'{' | b'[' => self.depth = self.depth.saturating_add(1),
             b'}' | b']' if self.depth > 0 => {
                 self.depth -= 1;
                 self.closed |= self.depth == 0;
