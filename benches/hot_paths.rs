@@ -6,6 +6,8 @@ use qwen_worker::accounts::credentials::{AccountKind, Credentials};
 use qwen_worker::accounts::failover::{CredentialsById, Plan};
 use qwen_worker::accounts::id::AccountId;
 use qwen_worker::accounts::pool::{FailedAccounts, PoolState};
+use qwen_worker::api::anthropic::stream::StreamTranslator;
+use qwen_worker::api::anthropic::{count_tokens, request as messages, response};
 use qwen_worker::api::keys::{identify, ClientKeys};
 use qwen_worker::api::openai::chat::ChatRequest;
 use qwen_worker::api::responses::{self, StreamTranslator};
@@ -138,4 +140,74 @@ fn main() {
         translator.push(black_box(text_chunk), &mut out);
         black_box(&out);
     });
+
+    anthropic();
+}
+
+/// The Anthropic dialect: a Claude Code request mapped both ways, count_tokens, a non-streamed
+/// answer, and the stream translator per upstream chunk in its steady state.
+fn anthropic() {
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/anthropic/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let cc = fixture("cc_tool_search.request.json");
+    println!("  (Claude Code turn: {} KiB, 12 tools)", cc.len() / 1024);
+    bench("anthropic/parse+chat_body claude code turn", || {
+        let r = messages::parse(black_box(&cc)).unwrap();
+        black_box(r.chat_body("qwen3.6-plus"));
+    });
+    bench("anthropic/parse+native_body claude code turn", || {
+        let r = messages::parse(black_box(&cc)).unwrap();
+        black_box(r.native_body("qwen3.6-plus"));
+    });
+    let count = fixture("cc_count_tool.request.json");
+    bench("anthropic/count_tokens one tool", || {
+        black_box(count_tokens::count(black_box(&count)).unwrap());
+    });
+    let answer = fixture("answers/tools_with_finish_stop.openai.json");
+    bench("anthropic/non-streamed answer with tools", || {
+        black_box(response::from_chat(black_box(&answer), "claude-sonnet-4-5", "msg_1").unwrap());
+    });
+
+    let head = br#"data: {"choices":[{"delta":{"content":"","role":"assistant"},"index":0,"logprobs":null,"finish_reason":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3.6-plus","id":"chatcmpl-7f1c0e2a"}
+
+"#;
+    let text = br#"data: {"choices":[{"delta":{"content":" the next few words\n"},"index":0,"logprobs":null,"finish_reason":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3.6-plus","id":"chatcmpl-7f1c0e2a"}
+
+"#;
+    let reasoning = br#"data: {"choices":[{"delta":{"content":null,"reasoning_content":" so the file"},"index":0,"logprobs":null,"finish_reason":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3.6-plus","id":"chatcmpl-7f1c0e2a"}
+
+"#;
+    let tool_open = br#"data: {"choices":[{"delta":{"content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"Write","arguments":"{\"content\": \""}}]},"index":0,"logprobs":null,"finish_reason":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3.6-plus","id":"chatcmpl-7f1c0e2a"}
+
+"#;
+    let tool_args = br#"data: {"choices":[{"delta":{"content":null,"tool_calls":[{"index":0,"id":"","type":"function","function":{"arguments":"line of code\\n"}}]},"index":0,"logprobs":null,"finish_reason":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3.6-plus","id":"chatcmpl-7f1c0e2a"}
+
+"#;
+    let mut out = Vec::with_capacity(4096);
+    for (name, first, chunk) in [
+        (
+            "anthropic/stream reasoning chunk",
+            &reasoning[..],
+            &reasoning[..],
+        ),
+        ("anthropic/stream text chunk", &head[..], &text[..]),
+        (
+            "anthropic/stream tool arguments chunk",
+            &tool_open[..],
+            &tool_args[..],
+        ),
+    ] {
+        let mut t = StreamTranslator::new("claude-sonnet-4-5", "msg_1");
+        t.push(first, &mut out);
+        bench(name, || {
+            out.clear();
+            t.push(black_box(chunk), &mut out);
+            black_box(out.len());
+        });
+    }
 }

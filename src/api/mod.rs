@@ -5,6 +5,7 @@ use crate::accounts::credentials::Credentials;
 pub use crate::error::Audience;
 use crate::qwen::request::Endpoint;
 
+pub mod anthropic;
 pub mod keys;
 pub mod openai;
 pub mod responses;
