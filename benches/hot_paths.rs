@@ -10,7 +10,7 @@ use qwen_worker::api::anthropic::stream::StreamTranslator;
 use qwen_worker::api::anthropic::{count_tokens, request as messages, response};
 use qwen_worker::api::keys::{identify, ClientKeys};
 use qwen_worker::api::openai::chat::ChatRequest;
-use qwen_worker::api::responses::{self, StreamTranslator};
+use qwen_worker::api::responses;
 use qwen_worker::qwen::classify::classify;
 use qwen_worker::qwen::sse::FirstEvent;
 use std::hint::black_box;
@@ -133,7 +133,7 @@ fn main() {
     let text_chunk = br#"data: {"choices":[{"delta":{"content":" the quick brown fox","reasoning_content":null},"finish_reason":null,"index":0,"logprobs":null}],"object":"chat.completion.chunk","usage":null,"created":1764000000,"system_fingerprint":null,"model":"qwen3-coder-plus","id":"chatcmpl-6a1c9e0e-6d2f-9c1e-8f0e-3b2d1c0a9f8e"}
 
 "#;
-    let mut translator = StreamTranslator::new(&ctx);
+    let mut translator = responses::StreamTranslator::new(&ctx);
     let mut out = Vec::with_capacity(1 << 16);
     bench("responses/stream one text chunk", || {
         out.clear();
