@@ -6,6 +6,7 @@ pub use crate::error::Audience;
 use crate::qwen::request::Endpoint;
 
 pub mod anthropic;
+pub mod calls;
 pub mod keys;
 pub mod openai;
 pub mod responses;

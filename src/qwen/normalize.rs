@@ -101,6 +101,32 @@ fn as_str(v: &RawValue) -> Option<String> {
     serde_json::from_str(v.get()).ok()
 }
 
+/// A chat body (a JSON object) rewritten for `kind` and `model`: what the translated dialects
+/// build goes through here like the OpenAI requests do. A body that is not an object is
+/// returned as it is.
+pub fn apply(body: &str, kind: AccountKind, model: &str) -> String {
+    let Ok(top) = serde_json::from_str::<RawObject>(body) else {
+        return body.to_owned();
+    };
+    let e = edits(&top, kind, model);
+    if e.is_empty() {
+        return body.to_owned();
+    }
+    let mut out = String::with_capacity(body.len() + 32);
+    top.write_edited(&mut out, &e, &|_| None);
+    out
+}
+
+/// What an Anthropic-compatible upstream takes of a Messages body for `model`: a model that
+/// cannot think gets no `thinking` (Claude Code sends it on every request).
+pub fn native_edits(body: &RawObject, kind: AccountKind, model: &str) -> Edits {
+    let mut out: Edits = Vec::new();
+    if kind.is_model_studio() && reasoning_of(model) == Reasoning::None && body.get("thinking").is_some() {
+        out.push(("thinking", None));
+    }
+    out
+}
+
 /// Top-level changes to a body: `(key, Some(json))` sets a key (where it is, or at the end),
 /// `(key, None)` removes it. Applied while the body is written ([`RawObject::write_edited`]),
 /// so the body is never copied to be changed.

@@ -2,5 +2,7 @@
 //! and the error shape `{"error":{"message","type","param","code"}}`.
 
 pub mod chat;
+pub mod completions;
+pub mod embeddings;
 pub mod errors;
 pub mod models;
