@@ -45,12 +45,12 @@ for (const [path, kind, account, upstreamEndpoint] of [
     test('create: an Anthropic message named as asked, with usage', async () => {
       await s.mock.clearRequests();
       const m = await client.messages.create({
-        model: 'claude-sonnet-4-5', max_tokens: 200, messages: [{ role: 'user', content: 'hello there' }],
+        model: 'claude-opus-5-5', max_tokens: 200, messages: [{ role: 'user', content: 'hello there' }],
       });
       assert.equal(m.type, 'message');
       assert.equal(m.role, 'assistant');
       assert.match(m.id, /^msg_/);
-      assert.equal(m.model, 'claude-sonnet-4-5');
+      assert.equal(m.model, 'claude-opus-5-5');
       assert.deepEqual(m.content, [{ type: 'text', text: 'Echo: hello there' }]);
       assert.equal(m.stop_reason, 'end_turn');
       assert.ok(m.usage.input_tokens > 0 && m.usage.output_tokens > 0);
