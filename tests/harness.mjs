@@ -80,7 +80,7 @@ export function workerOptions(bindings, persistDir) {
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ['QWEN_TOKEN_CACHE'],
     kvPersist: persistDir ?? false,
-    durableObjects: { POOL_WRITER: 'PoolWriter' },
+    durableObjects: { POOL_WRITER: 'PoolWriter', LEDGER: { className: 'Ledger', useSQLite: true } },
     durableObjectsPersist: persistDir ?? false,
     bindings,
     host: '127.0.0.1',

@@ -37,6 +37,12 @@ pub enum Endpoint {
     AdminResetAccount,
     AdminLoginStart,
     AdminLoginPoll,
+    AdminCreateKey,
+    AdminListKeys,
+    AdminGetKey,
+    AdminUpdateKey,
+    AdminRevokeKey,
+    AdminUsage,
 }
 
 #[derive(Debug)]
@@ -131,6 +137,12 @@ pub static ROUTES: &[Route] = &[
         Admin,
         AdminLoginPoll,
     ),
+    route(&["POST"], "/admin/keys", Admin, AdminCreateKey),
+    route(&["GET"], "/admin/keys", Admin, AdminListKeys),
+    route(&["GET"], "/admin/keys/:id", Admin, AdminGetKey),
+    route(&["PATCH"], "/admin/keys/:id", Admin, AdminUpdateKey),
+    route(&["DELETE"], "/admin/keys/:id", Admin, AdminRevokeKey),
+    route(&["GET"], "/admin/usage", Admin, AdminUsage),
 ];
 
 /// What a request's method and path come to.
