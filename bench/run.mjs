@@ -162,10 +162,17 @@ async function startMockProcess() {
 
 async function startWorker(mockUrl, persist) {
   const t0 = performance.now();
-  const mf = new Miniflare(workerOptions(
-    { QWEN_OAUTH_BASE_URL: mockUrl, QWEN_API_BASE_URL: mockUrl, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-bench' },
-    persist,
-  ));
+  const mf = new Miniflare({
+    ...workerOptions(
+      { QWEN_OAUTH_BASE_URL: mockUrl, QWEN_API_BASE_URL: mockUrl, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-bench' },
+      persist,
+    ),
+    // The Worker's log lines (one per request) are read and dropped, as a log drain would.
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
+  });
   const url = (await mf.ready).toString().replace(/\/$/, '');
   // Time to the first answered request (a route that needs no KV and no upstream).
   await new Promise((resolve, reject) => http.get(`${url}/health`, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject));
@@ -291,7 +298,60 @@ try {
     note: 'per isolate; the pool state is re-read every ACCOUNT_CACHE_TTL_SECS (15 s)',
   };
 
-  // 4. Size and start.
+  // 4. The dialects and client keys: workerd CPU per request of each route at one client (mock
+  // service time 0), a 200-event answer passed through and the same answer translated, and the
+  // cost of a named key's limits and accounting over a key from the secrets.
+  const dsAcct = await ctl.account('bench-ds', { kind: 'dashscope' });
+  await kv.put('ACCOUNT:bench-ds', JSON.stringify({ kind: 'dashscope', api_key: dsAcct.api_key, base_url: dsAcct.base_url, anthropic_base_url: dsAcct.anthropic_base_url }));
+  await kv.put('ACCOUNTS', JSON.stringify(['bench', 'bench-refresh', 'bench-ds']));
+  await request(new http.Agent(), `${worker.url}/admin/reindex`, { headers: { authorization: 'Bearer admin-bench' } }).catch(() => {});
+  // "Echo: " and 893 characters chopped by the mock into pieces of 3 to 6: 200 content events.
+  const LONG = 'x'.repeat(893);
+  const routes = [
+    ['chat, 200 events, passed through', '/v1/chat/completions', 'bench', { model: 'qwen3-coder-plus', stream: true, messages: [{ role: 'user', content: LONG }] }],
+    ['messages, 200 events, native (passed through)', '/v1/messages', 'bench-ds', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: LONG }] }],
+    ['messages, 200 events, translated from chat', '/v1/messages', 'bench', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: LONG }] }],
+    ['responses, 200 events, translated from chat', '/v1/responses', 'bench', { model: 'qwen3-coder-plus', stream: true, input: LONG }],
+    ['completions, 200 events, translated from chat', '/v1/completions', 'bench', { model: 'qwen3-coder-plus', stream: true, prompt: LONG }],
+    ['chat, non-streamed', '/v1/chat/completions', 'bench', { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }],
+    ['messages, non-streamed, translated', '/v1/messages', 'bench', { model: 'qwen3-coder-plus', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }],
+    ['responses, non-streamed, translated', '/v1/responses', 'bench', { model: 'qwen3-coder-plus', input: 'hi' }],
+    ['embeddings, passed through', '/v1/embeddings', 'bench-ds', { model: 'text-embedding-v4', input: ['a', 'b'] }],
+    ['completions, non-streamed, passed through', '/v1/completions', 'bench-ds', { model: 'qwen3-coder-plus', prompt: 'def f(' }],
+  ];
+  const n4 = QUICK ? 30 : 300;
+  results.dialects = [];
+  {
+    const r = await load(viaProxy, { body: JSON.stringify(routes[0][3]), headers: proxyHeaders }, 1, n4, proxy.pids);
+    results.dialects.push({ name: 'floor: 5-line JS proxy, chat, 200 events', route: '/', account: 'bench', ...r });
+  }
+  for (const [name, route, account, body] of routes) {
+    const r = await load(`${worker.url}${route}`, { body: JSON.stringify(body), headers: { 'x-qwen-account': account } }, 1, n4, worker.pids);
+    results.dialects.push({ name, route, account, ...r });
+  }
+  const named = JSON.parse(await new Promise((resolve, reject) => {
+    const payload = JSON.stringify({ name: 'bench', limits: { requests_per_minute: 1000000, tokens_per_day: 1e12 } });
+    const u = new URL(`${worker.url}/admin/keys`);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: 'Bearer admin-bench', 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let t = '';
+      res.on('data', (d) => { t += d; });
+      res.on('end', () => resolve(t));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  }));
+  results.keys = [];
+  for (const [name, key] of [['key from the secrets', KEY], ['named key with limits', named.key]]) {
+    const r = await load(through, { body: BODY, headers: { authorization: `Bearer ${key}` } }, 8, QUICK ? 60 : 1000, worker.pids);
+    results.keys.push({ name, ...r });
+  }
+  // 64 streamed clients at once: every answer complete, and the rate against the JS proxy's.
+  const wide = QUICK ? 128 : 1280;
+  const w64 = await load(through, { body: STREAM_BODY }, 64, wide, worker.pids).catch((e) => ({ error: String(e) }));
+  const p64 = await load(viaProxy, { body: STREAM_BODY, headers: proxyHeaders }, 64, wide, proxy.pids).catch((e) => ({ error: String(e) }));
+  results.concurrency64 = { worker: w64, js_proxy: p64 };
+
+  // 5. Size and start.
   results.start = { miniflare_start_to_first_answer_ms: worker.startMs };
   const wasm = readFileSync(path.join(ROOT, 'build/index_bg.wasm')).length;
   const js = readFileSync(path.join(ROOT, 'build/index.js')).length;
@@ -307,7 +367,7 @@ try {
     }
   }
 
-  // 5. Native micro-benchmarks of the pure hot paths (cargo bench).
+  // 6. Native micro-benchmarks of the pure hot paths (cargo bench).
   if (!QUICK) {
     const { stdout } = await run('cargo', ['bench', '--quiet', '--bench', 'hot_paths'], { cwd: ROOT, maxBuffer: 1 << 24 });
     results.micro = Object.fromEntries([...stdout.matchAll(/^bench (.+?)\s+([\d.]+) ns\/op/gm)].map((m) => [m[1], Number(m[2])]));
@@ -348,6 +408,12 @@ const st = results.streaming;
 console.log(`\nstreaming, ${st.events} events: ttfb direct ${r2(st.direct.ttfb_ms)} ms, worker ${r2(st.worker.ttfb_ms)} ms; per-chunk transit direct p50 ${r2(st.direct.transit.p50)} ms, worker p50 ${r2(st.worker.transit.p50)} / p99 ${r2(st.worker.transit.p99)} ms; worst added ${r2(st.worst_added_ms)} ms`);
 console.log(`KV per request (steady state, ${results.kv.hot_path_requests} requests): ${JSON.stringify(results.kv.hot_path_per_request)}; first request on a new account, with its refresh: ${JSON.stringify(results.kv.first_request_on_a_new_account_with_refresh)}`);
 console.log(`size: wasm ${results.size.wasm_bytes} B, js ${results.size.js_bytes} B${results.size.upload_gzip_kib ? `, wrangler upload ${results.size.upload_kib} KiB / gzip ${results.size.upload_gzip_kib} KiB` : ''}; start to first answer ${r2(results.start.miniflare_start_to_first_answer_ms)} ms (Miniflare + workerd)`);
+console.log('\nroutes at one client, mock service time 0 ms: workerd CPU ms per request, p50 ms');
+for (const d of results.dialects) console.log(`  ${d.name.padEnd(48)} ${String(r2(d.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(d.latency.p50)}`);
+console.log('\nclient keys, non-streamed, 8 clients: workerd CPU ms per request, p50 ms, req/s');
+for (const k of results.keys) console.log(`  ${k.name.padEnd(48)} ${String(r2(k.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(k.latency.p50)}  ${k.rps}`);
+const c64 = results.concurrency64;
+console.log(`\n64 streamed clients: worker ${c64.worker.error ?? `${c64.worker.rps} req/s, p50 ${r2(c64.worker.latency.p50)} ms`}; JS proxy ${c64.js_proxy.error ?? `${c64.js_proxy.rps} req/s`}`);
 if (results.micro) {
   console.log('\nnative hot paths (ns per call):');
   for (const [k, v] of Object.entries(results.micro)) console.log(`  ${k.padEnd(44)} ${v}`);

@@ -38,6 +38,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "longest silence of a streamed answer once it has started; then it ends with an error event",
     ),
     (
+        "KEEPALIVE_MS",
+        "10000",
+        "how long an Anthropic stream may send nothing before a ping event goes out (0: never)",
+    ),
+    (
         "ACCOUNT_CACHE_TTL_SECS",
         "15",
         "how long an isolate trusts its copy of the pool state",
@@ -82,6 +87,8 @@ pub struct Config {
     pub first_byte_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub stream_idle_timeout_ms: u64,
+    /// Keep-alive of Anthropic streams (0: none).
+    pub keepalive_ms: u64,
     pub cache_ttl_ms: u64,
     /// Model aliases: `MODEL_ALIASES`, or the defaults (Claude and GPT names to the default
     /// model).
@@ -142,6 +149,11 @@ impl Config {
             number,
             "a whole number of milliseconds (1 to 3600000)",
         );
+        let keepalive = text(
+            "KEEPALIVE_MS",
+            |v| v.parse::<u64>().is_ok_and(|n| n <= 3_600_000),
+            "a whole number of milliseconds (0 to 3600000)",
+        );
         let ttl_ok = |v: &str| v.parse::<u64>().is_ok_and(|n| n <= 3600);
         let ttl = text(
             "ACCOUNT_CACHE_TTL_SECS",
@@ -172,6 +184,7 @@ impl Config {
             first_byte_timeout_ms: num(first_byte),
             request_timeout_ms: num(request),
             stream_idle_timeout_ms: num(idle),
+            keepalive_ms: num(keepalive),
             cache_ttl_ms: num(ttl) * 1000,
             aliases,
             problems,

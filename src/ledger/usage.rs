@@ -39,6 +39,40 @@ pub struct UsageEvent {
     pub latency_ms: u64,
 }
 
+/// One request's log line (`wrangler tail`, Workers Logs): who, what, how it went. Never a key,
+/// a token or any message content.
+#[derive(Debug, Serialize)]
+pub struct LogLine<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub request_id: &'a str,
+    pub key: &'a str,
+    pub route: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_sent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<&'a str>,
+    pub attempts: u32,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_status: Option<u16>,
+    pub latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_byte_ms: Option<u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+impl LogLine<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// Adds one event to its row (an upsert: one row written).
 pub const RECORD: &str =
     "INSERT INTO usage (key, day, account, model, model_sent, route, requests, errors,
@@ -274,6 +308,33 @@ mod tests {
             NOW
         )
         .is_err());
+    }
+
+    #[test]
+    fn a_log_line_leaves_out_what_is_unknown() {
+        let line = LogLine {
+            kind: "request",
+            request_id: "r1",
+            key: "env-0123456789",
+            route: "chat",
+            model: Some("fast"),
+            model_sent: Some("qwen3-coder-flash"),
+            account: None,
+            attempts: 0,
+            status: 401,
+            upstream_status: None,
+            latency_ms: 2,
+            first_byte_ms: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            cached_tokens: 0,
+            reasoning_tokens: 0,
+        }
+        .to_json();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["type"], "request");
+        assert_eq!(v["model_sent"], "qwen3-coder-flash");
+        assert!(v.get("account").is_none() && v.get("upstream_status").is_none());
     }
 
     #[test]

@@ -55,9 +55,11 @@ pub enum Op {
         want: u64,
         now_ms: u64,
     },
-    /// One request's usage; answers the key's new spend.
+    /// Requests' usage, one row upsert each; answers the new spend of the keys in `spend_of`.
     Record {
-        event: UsageEvent,
+        events: Vec<UsageEvent>,
+        spend_of: Vec<String>,
+        now_ms: u64,
     },
     Report {
         query: UsageQuery,
@@ -177,9 +179,20 @@ impl Ledger {
                 want,
                 now_ms,
             } => json!(self.grant(&id, limit, want, now_ms)),
-            Op::Record { event } => {
-                self.sql.exec(usage::RECORD, bind(event.params()))?;
-                json!(self.spend(&event.key, event.at_ms)?)
+            Op::Record {
+                events,
+                spend_of,
+                now_ms,
+            } => {
+                for event in &events {
+                    self.sql.exec(usage::RECORD, bind(event.params()))?;
+                }
+                let mut spends = serde_json::Map::new();
+                for key in spend_of {
+                    let spend = self.spend(&key, now_ms)?;
+                    spends.insert(key, json!(spend));
+                }
+                Value::Object(spends)
             }
             Op::Report { query } => {
                 let (sql, params) = query.sql();

@@ -237,3 +237,28 @@ describe('Anthropic dialect: session affinity', () => {
     assert.ok(two.usage.cache_read_input_tokens > 100, `cached tokens reported: ${JSON.stringify(two.usage)}`);
   });
 });
+
+describe('Anthropic dialect: keep-alive while upstream is slow', () => {
+  const box = stackWith([['slow1', {}]], { KEEPALIVE_MS: '150' });
+
+  test('ping events go out between slow upstream chunks, and the message is intact', async () => {
+    const { s } = box;
+    await s.mock.config({ chunk_delay_ms: 400 });
+    try {
+      const res = await fetch(`${s.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'qwen3-coder-plus', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'slow' }] }),
+      });
+      const text = await res.text();
+      const events = text.split('\n\n').filter(Boolean).map((e) => /^event: (.+)$/m.exec(e)?.[1]);
+      assert.ok(events.filter((e) => e === 'ping').length >= 2, events.join(' '));
+      assert.equal(events[0], 'message_start');
+      assert.equal(events.at(-1), 'message_stop');
+      const deltas = [...text.matchAll(/"text_delta","text":"([^"]*)"/g)].map((m) => m[1]).join('');
+      assert.equal(deltas, 'Echo: slow');
+    } finally {
+      await s.mock.config({ chunk_delay_ms: 5 });
+    }
+  });
+});

@@ -17,10 +17,6 @@ use crate::worker::fetch::answer_id;
 use crate::worker::{body, respond};
 use web_sys::{Request, Response};
 
-/// While upstream is silent (a model thinking), a `ping` event goes out this often, so that no
-/// proxy between gives up on the connection.
-const PING_MS: u64 = 10_000;
-
 pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
     let bytes = body::read(req, MAX_BODY_BYTES).await?;
     let call = MessagesCall::new(request::parse(&bytes)?, &ctx.cfg.aliases);
@@ -45,7 +41,9 @@ pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource),
         answer,
         |bytes| response::from_chat(bytes, asked, &id),
         || Box::new(StreamTranslator::new(asked, &id)),
-        PING_MS,
+        // While upstream is silent (a model thinking), a `ping` event goes out, so that no
+        // proxy between gives up on the connection.
+        ctx.cfg.keepalive_ms,
     )
 }
 

@@ -80,17 +80,19 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
   };
   let last = Date.now();
   let timer = null;
-  let wake = null;
   let reading = false;
-  const idle = new Promise((resolve) => { wake = resolve; });
+  let idled = false;
   // One timer for the whole stream: it re-arms itself for whatever is left of the idle time, so
-  // a chunk costs a clock read, not a timer. Upstream is silent only while a read of it is
-  // outstanding: time spent waiting for a slow client does not count.
+  // a chunk costs a clock read, not a timer or a promise. Upstream is silent only while a read
+  // of it is outstanding (time spent waiting for a slow client does not count); when it has
+  // been silent too long, the read is cancelled, which ends it.
   const arm = (ms) => {
     timer = setTimeout(() => {
       const quiet = reading ? Date.now() - last : 0;
-      if (quiet >= idleMs) wake('idle');
-      else arm(idleMs - quiet);
+      if (quiet >= idleMs) {
+        idled = true;
+        reader.cancel().catch(() => {});
+      } else arm(idleMs - quiet);
     }, ms);
   };
   arm(idleMs);
@@ -109,13 +111,13 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
         last = Date.now();
         reading = true;
         try {
-          r = await Promise.race([reader.read(), idle]);
+          r = await reader.read();
         } catch {
-          return end(controller, failBytes);
-        } finally {
           reading = false;
+          return end(controller, idled ? idleBytes : failBytes);
         }
-        if (r === 'idle') return end(controller, idleBytes);
+        reading = false;
+        if (idled) return end(controller, idleBytes);
         if (r.done) {
           clearTimeout(timer);
           const held = usageFilter ? usageFilter.flush() : null;
@@ -341,36 +343,33 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   const reader = body.getReader();
   let last = Date.now();
   let lastOut = last;
-  let pending = null;
-  let due = null;
-  let wake = null;
-  let woke = null;
+  let reading = false;
+  let idled = false;
   let timer = null;
   let over = false;
+  let ctrl = null;
   let resolveEnded;
   const ended = new Promise((resolve) => { resolveEnded = resolve; });
-  const WAKE = {};
-  const rewake = () => { woke = new Promise((resolve) => { wake = () => resolve(WAKE); }); };
-  rewake();
-  // One timer re-arming itself for the nearest of the idle deadline and the next ping, so that a
-  // chunk costs two clock reads, not a timer.
-  // Upstream is silent only while a read of it is outstanding: time spent waiting for a slow
-  // client does not count.
+  // One timer re-arming itself for the nearest of the idle deadline and the next keep-alive, so
+  // a chunk costs a clock read, not a timer or a promise. Upstream is silent only while a read of
+  // it is outstanding (a slow client does not count); too long, and the read is cancelled, which
+  // ends it. A keep-alive goes straight into the client's queue.
   const check = () => {
+    if (over) return;
     const now = Date.now();
-    const quiet = pending ? now - last : 0;
+    const quiet = reading ? now - last : 0;
     if (quiet >= idleMs) {
-      due = 'idle';
-      wake();
+      idled = true;
+      reader.cancel().catch(() => {});
       return;
     }
     let wait = idleMs - quiet;
     if (pingMs > 0) {
       const silent = now - lastOut;
       if (silent >= pingMs) {
-        due = due ?? 'ping';
+        const bytes = pump.ping();
+        if (bytes.length && ctrl) ctrl.enqueue(bytes);
         lastOut = now;
-        wake();
         wait = Math.min(wait, pingMs);
       } else {
         wait = Math.min(wait, pingMs - silent);
@@ -392,32 +391,22 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   return {
     ended,
     stream: new ReadableStream({
+      start(controller) {
+        ctrl = controller;
+      },
       async pull(controller) {
         for (;;) {
-          if (!pending) {
-            last = Date.now();
-            pending = reader.read();
-            pending.catch(() => {});
-          }
           let r;
+          last = Date.now();
+          reading = true;
           try {
-            r = await Promise.race([pending, woke]);
+            r = await reader.read();
           } catch {
-            return end(controller, pump.broke());
+            reading = false;
+            return end(controller, idled ? pump.idle() : pump.broke());
           }
-          if (r === WAKE) {
-            const what = due;
-            due = null;
-            rewake();
-            if (what === 'idle') return end(controller, pump.idle());
-            const bytes = pump.ping();
-            if (bytes.length) {
-              controller.enqueue(bytes);
-              return;
-            }
-            continue;
-          }
-          pending = null;
+          reading = false;
+          if (idled) return end(controller, pump.idle());
           if (r.done) return end(controller, pump.finish());
           const out = pump.push(r.value);
           if (pump.finished()) return end(controller, out);

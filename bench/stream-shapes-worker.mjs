@@ -1,0 +1,37 @@
+// The ways a Worker can hand an upstream stream to its client, side by side, for
+// bench/stream-shapes.mjs: what each costs the runtime per chunk, with nothing else done.
+export default {
+  async fetch(req, env) {
+    const shape = new URL(req.url).pathname.slice(1);
+    const up = await fetch(`${env.UPSTREAM}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: req.headers.get('x-upstream-auth') },
+      body: await req.text(),
+    });
+    let body = up.body;
+    if (shape === 'tee-and-read') {
+      // The client gets one branch as it is; JavaScript reads the other (to watch the stream).
+      const [client, watch] = up.body.tee();
+      const reader = watch.getReader();
+      (async () => { for (;;) if ((await reader.read()).done) break; })();
+      body = client;
+    } else if (shape === 'pipe-to-identity') {
+      const its = new IdentityTransformStream();
+      up.body.pipeTo(its.writable, { preventClose: true }).then(() => its.writable.getWriter().close(), () => {});
+      body = its.readable;
+    } else if (shape === 'js-pull') {
+      // A stream made in JavaScript, one upstream chunk per pull (what a per-chunk guard does).
+      const reader = up.body.getReader();
+      body = new ReadableStream({
+        async pull(c) {
+          const r = await reader.read();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+      }, { highWaterMark: 0 });
+    } else if (shape === 'js-transform') {
+      body = up.body.pipeThrough(new TransformStream({ transform(chunk, c) { c.enqueue(chunk); } }));
+    }
+    return new Response(body, { status: up.status, headers: { 'content-type': 'text/event-stream' } });
+  },
+};

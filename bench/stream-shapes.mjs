@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// What handing a stream on costs workerd, by shape: passed as it is (native), teed with
+// JavaScript reading one branch, piped into an IdentityTransformStream, re-made in JavaScript
+// (a pull stream, a TransformStream). The same 200-event answer from the mock each time;
+// workerd's CPU per request from /proc. The figures explain where the gateway's per-chunk cost
+// comes from (docs/PERFORMANCE.md).
+//
+//   node bench/stream-shapes.mjs [--requests N] [--chunk-ms MS]
+import http from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { startMock } from '../tests/mock/upstream.mjs';
+import { MockControl, ROOT, COMPATIBILITY_DATE } from '../tests/harness.mjs';
+
+const { values: opt } = parseArgs({ options: { requests: { type: 'string', default: '200' }, 'chunk-ms': { type: 'string', default: '0' } } });
+const N = Number(opt.requests);
+const mock = await startMock({ chunkDelayMs: Number(opt['chunk-ms']) });
+const acct = await new MockControl(mock.url).account('shapes');
+const mf = new Miniflare({
+  rootPath: ROOT, scriptPath: 'bench/stream-shapes-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
+  bindings: { UPSTREAM: mock.url }, host: '127.0.0.1', port: 0,
+});
+const url = (await mf.ready).toString().replace(/\/$/, '');
+
+function workerdCpuMs() {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
+    const f = stat.slice(close + 2).split(' ');
+    if (Number(f[1]) === process.pid) total += (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return total;
+}
+
+// "Echo: " and 893 characters, chopped by the mock into 200 content events.
+const body = JSON.stringify({ model: 'qwen3-coder-plus', stream: true, messages: [{ role: 'user', content: 'x'.repeat(893) }] });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const one = (shape) => new Promise((resolve, reject) => {
+  const u = new URL(`${url}/${shape}`);
+  const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: {
+    'x-upstream-auth': `Bearer ${acct.access_token}`, 'content-type': 'application/json',
+  } }, (res) => { res.resume(); res.on('end', resolve); });
+  req.on('error', reject);
+  req.end(body);
+});
+
+console.log(`stream shapes: ${N} requests each, 200-event answers, mock chunk delay ${opt['chunk-ms']} ms`);
+console.log('shape                 workerd CPU ms/request   ms/request');
+try {
+  for (const shape of ['native', 'tee-and-read', 'pipe-to-identity', 'js-pull', 'js-transform']) {
+    for (let i = 0; i < Math.min(20, N); i++) await one(shape);
+    const c0 = workerdCpuMs();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await one(shape);
+    const cpu = (workerdCpuMs() - c0) / N;
+    console.log(`${shape.padEnd(21)} ${cpu.toFixed(2).padStart(10)}               ${((performance.now() - t0) / N).toFixed(2)}`);
+  }
+} finally {
+  await mf.dispose();
+  await mock.close();
+}
