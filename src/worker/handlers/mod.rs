@@ -3,6 +3,7 @@
 
 mod admin;
 mod chat;
+mod dashboard;
 mod login;
 mod models;
 mod service;
@@ -36,6 +37,8 @@ pub async fn serve(
         AdminResetAccount => admin::reset(ctx, &account_id(param())?).await,
         AdminLoginStart => login::start(ctx, &account_id(param())?).await,
         AdminLoginPoll => login::poll(ctx, &account_id(param())?).await,
+        DashboardPage => dashboard::page(ctx, &req).await,
+        DashboardAsset => dashboard::asset(ctx, &req, param()).await,
     }
 }
 
