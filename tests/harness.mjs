@@ -67,6 +67,13 @@ export function workerOptions(bindings, persistDir) {
     kvPersist: persistDir ?? false,
     durableObjects: { POOL_WRITER: 'PoolWriter' },
     durableObjectsPersist: persistDir ?? false,
+    // The admin dashboard, as wrangler.toml's [assets] serves it: the Worker first for every path.
+    assets: {
+      directory: path.join(ROOT, 'admin-ui/dist'),
+      binding: 'ASSETS',
+      routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+      assetConfig: { html_handling: 'none', not_found_handling: 'none' },
+    },
     bindings,
     host: '127.0.0.1',
     port: 0,
