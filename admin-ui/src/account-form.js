@@ -44,7 +44,7 @@ export function addKeyAccount(existing) {
   const baseUrl = input('base_url', { type: 'url', placeholder: 'https://…/v1' });
   const baseField = field('Base URL', baseUrl);
   const overrides = h('details', { class: 'advanced' }, h('summary', {}, 'Endpoint overrides'),
-    field('Base URL', input('base_url_override', { type: 'url', placeholder: "the kind's own endpoint" })),
+    field('OpenAI-compatible base URL', input('base_url_override', { type: 'url', placeholder: "the kind's own endpoint" })),
     field('Anthropic base URL', input('anthropic_base_url', { type: 'url', placeholder: "the kind's own endpoint" })));
   const regionField = field('Region', region);
 

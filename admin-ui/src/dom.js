@@ -137,10 +137,14 @@ export function formDialog({ title, fields, submitLabel, submit, note }) {
   });
 }
 
-/** A labelled form field: label text, the control, an optional hint. */
+let fieldCount = 0;
+/** A labelled form field: label text, the control, an optional hint (its description). */
 export function field(label, control, hint) {
-  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), control,
-    hint ? h('span', { class: 'field-hint' }, hint) : null);
+  const id = control.id || `f${++fieldCount}`;
+  control.id = id;
+  const note = hint ? h('span', { class: 'field-hint', id: `${id}-hint` }, hint) : null;
+  if (note) control.setAttribute('aria-describedby', note.id);
+  return h('div', { class: 'field' }, h('label', { class: 'field-label', for: id }, label), control, note);
 }
 
 /** Copies text to the clipboard; resolves to true when it worked. */

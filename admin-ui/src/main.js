@@ -22,12 +22,12 @@ function leave() {
 
 function showSignIn(message) {
   leave();
-  const key = h('input', { type: 'password', name: 'key', required: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'signin-help' });
+  const key = h('input', { type: 'password', name: 'key', id: 'admin-key', required: true, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'signin-help' });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: !message }, message ?? '');
   const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h('form', { class: 'form signin', novalidate: true },
     h('h1', {}, 'Sign in'),
-    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Admin key'), key),
+    h('div', { class: 'field' }, h('label', { class: 'field-label', for: 'admin-key' }, 'Admin key'), key),
     h('p', { class: 'field-hint', id: 'signin-help' },
       "The gateway's ADMIN_SECRET_KEY. It stays in this browser tab only (sessionStorage) and is sent to this gateway as an Authorization header."),
     error, button);
