@@ -28,8 +28,13 @@ export function accountsView() {
 
   async function load({ probe = false } = {}) {
     const { data } = await api('GET', `/admin/health?format=json${probe ? '&probe=true' : ''}`);
+    take(data);
+  }
+
+  function take(data) {
     last = data;
-    if (probe) probes = new Map(data.accounts.map((a) => [a.account, a.probe]));
+    // A probe's results stay shown until the next probe.
+    if (data.accounts.some((a) => a.probe !== undefined)) probes = new Map(data.accounts.map((a) => [a.account, a.probe]));
     render();
   }
 
@@ -153,11 +158,7 @@ export function accountsView() {
     async show(fetched) {
       clearInterval(timer);
       timer = setInterval(() => { if (!document.hidden) load().catch(() => {}); }, REFRESH_MS);
-      if (fetched) {
-        last = fetched;
-        render();
-        return;
-      }
+      if (fetched) return take(fetched);
       try {
         await load();
       } catch (err) {

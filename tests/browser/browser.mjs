@@ -25,6 +25,7 @@ export async function launch() {
  */
 export async function open(browser, stack, { viewport = DESKTOP, path: p = '/admin' } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, isMobile: viewport.width < 500, hasTouch: viewport.width < 500 });
+  context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
