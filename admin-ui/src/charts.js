@@ -5,7 +5,7 @@ import { h, s } from './dom.js';
 
 const W = 640;
 const H = 220;
-const PAD = { top: 12, right: 12, bottom: 28, left: 56 };
+const PAD = { top: 12, right: 12, bottom: 30, left: 64 };
 export const PALETTE_SIZE = 8;
 
 /** A round upper bound for an axis and its step (4 steps). */
