@@ -3,7 +3,7 @@
 
 import { api, accountPath } from './api.js';
 import { h, replace, toast, confirmAction } from './dom.js';
-import { STATUS, KIND_NAMES, fmtDateTime, fmtRelative, nextUtcMidnight } from './format.js';
+import { STATUS, KIND_NAMES, fmtDateTime, fmtDuration, fmtRelative, nextUtcMidnight } from './format.js';
 import { addKeyAccount } from './account-form.js';
 import { deviceLogin } from './device-login.js';
 
@@ -87,7 +87,7 @@ export function accountsView() {
   function token(a) {
     if (a.kind && a.kind !== 'oauth') return h('span', { class: 'muted' }, 'key (no expiry)');
     if (!Number.isFinite(a.expires_in_seconds)) return a.expiresIn ?? '–';
-    return a.expires_in_seconds > 0 ? `expires ${fmtRelative(Date.now() + a.expires_in_seconds * 1000)}` : 'expired';
+    return a.expires_in_seconds > 0 ? `${fmtDuration(a.expires_in_seconds * 1000)} left` : 'expired';
   }
 
   function backAt(a, now) {
