@@ -132,6 +132,15 @@ describe('usage', () => {
       await run(py, [path.join(ROOT, 'tests/python/sdk_smoke.py'), s.url, created.body.key]);
       sent += 2;
     }
+    // Usage may be written just after each answer: wait until the API counts every request.
+    const today = new Date().toISOString().slice(0, 10);
+    let counted = 0;
+    for (let i = 0; i < 50 && counted !== sent; i++) {
+      const { body } = await admin('GET', `/admin/usage?from=${today}&to=${today}&group_by=key`);
+      counted = (body?.rows ?? []).filter((r) => r.key === created.body.id).reduce((n, r) => n + r.requests, 0);
+      if (counted !== sent) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(counted, sent, 'the usage API counts every request of the key');
     const page = await signedIn(browser, s);
     await openTab(page, 'usage');
     const row = page.locator('#view-usage tbody tr[data-group="sdk-traffic"]');
@@ -139,7 +148,6 @@ describe('usage', () => {
     assert.equal(await row.locator('td[data-label=Requests]').textContent(), String(sent));
     assert.ok(Number((await row.locator('td[data-label="Output tokens"]').textContent()).replace(/\D/g, '')) > 0);
     // Today's bars add up to what was sent with this key.
-    const today = new Date().toISOString().slice(0, 10);
     const bars = await page.locator(`[data-chart=requests] rect[data-day="${today}"][data-group="sdk-traffic"]`).evaluateAll((r) => r.map((b) => Number(b.dataset.value)));
     assert.deepEqual(bars, [sent]);
     for (const chart of ['tokens', 'errors', 'latency']) assert.equal(await page.locator(`[data-chart=${chart}] svg`).count(), 1, chart);
