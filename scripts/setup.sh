@@ -9,7 +9,7 @@ WORKER_BUILD_VERSION=0.8.7
 BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)"
 step() { printf '\n== %s\n' "$*"; }
 
-step "Node packages (wrangler, miniflare, openai, binaryen, esbuild, playwright-core)"
+step "Node packages (wrangler, miniflare, the OpenAI and Anthropic SDKs, Claude Code, Codex, binaryen, esbuild, playwright-core)"
 npm install --no-audit --no-fund --loglevel=error
 
 node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)'; }
@@ -26,8 +26,8 @@ echo "node $(node --version), wrangler $(wrangler --version | tail -1)"
 
 step "Python packages for the tests (.tools/venv)"
 if [ ! -x .tools/venv/bin/python ]; then python3 -m venv .tools/venv; fi
-.tools/venv/bin/python -c 'import openai, pytest' 2>/dev/null ||
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check openai==3.57.0 pytest==9.2.0
+.tools/venv/bin/python -c 'import openai, anthropic, pytest' 2>/dev/null ||
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check openai==3.57.0 anthropic==2.14.0 pytest==9.2.0
 
 step "Rust target wasm32-unknown-unknown"
 if wasm_target_from_rustup; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: native unit tests, then the built Worker in workerd against the mock
-# Qwen upstream, driven by the OpenAI SDKs (Node and Python), curl and raw HTTP, and the admin
-# dashboard in headless Chromium.
+# Qwen upstream, driven by the OpenAI and Anthropic SDKs (Node and Python), Claude Code, Codex CLI,
+# curl and raw HTTP, and the admin dashboard in headless Chromium.
 # SKIP_SETUP=1 skips scripts/setup.sh (already run).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -28,5 +28,5 @@ node --test --test-concurrency=1 --test-reporter=spec tests/browser/*.test.mjs
 section "Benchmark smoke run (bench/run.mjs --quick: figures only, no budget is enforced here)"
 node bench/run.mjs --quick
 
-section "OpenAI Python SDK (pytest)"
+section "OpenAI and Anthropic Python SDKs (pytest)"
 .tools/venv/bin/python -m pytest -q tests/python

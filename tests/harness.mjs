@@ -55,6 +55,21 @@ export function qwenCodeCreds(acct) {
   };
 }
 
+/**
+ * The record the Worker stores for a mock account: qwen-code's file for OAuth, a legacy api_key
+ * record, or a key of a 2026 kind with its bases at the mock (as `qwen-accounts key` writes it).
+ */
+export function storedCredentials(acct, mockUrl) {
+  if (!acct.api_key) return qwenCodeCreds(acct);
+  if (!acct.kind || acct.kind === 'api_key') return { kind: 'api_key', api_key: acct.api_key, base_url: mockUrl };
+  return {
+    kind: acct.kind,
+    api_key: acct.api_key,
+    base_url: acct.base_url,
+    ...(acct.anthropic_base_url ? { anthropic_base_url: acct.anthropic_base_url } : {}),
+  };
+}
+
 /** Miniflare options for the built Worker on 127.0.0.1, with its KV namespace. */
 export function workerOptions(bindings, persistDir) {
   return {
@@ -122,9 +137,7 @@ export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = 
     /** Creates an account at the mock and stores it in KV as ACCOUNT:<id>. */
     async addAccount(id, opts = {}, { index = true } = {}) {
       const acct = await new MockControl(mock.url).account(id, opts);
-      const creds = acct.api_key
-        ? { kind: 'api_key', api_key: acct.api_key, base_url: mock.url }
-        : qwenCodeCreds(acct);
+      const creds = storedCredentials(acct, mock.url);
       await kv.put(`ACCOUNT:${id}`, JSON.stringify(creds));
       if (index) {
         const ids = JSON.parse((await kv.get('ACCOUNTS')) ?? '[]');

@@ -58,6 +58,8 @@ impl Hasher for Fnv1a {
 #[derive(Debug)]
 pub struct Plan {
     pinned: Option<AccountId>,
+    /// The client's session (a hash of its session id): the conversation stays on one account.
+    session: Option<u64>,
     max_attempts: usize,
     tried: Vec<AccountId>,
     failures: Vec<(AccountId, Failure)>,
@@ -81,16 +83,32 @@ impl Plan {
         }
         Ok(Plan {
             pinned,
+            session: None,
             max_attempts: MAX_ATTEMPTS,
             tried: Vec::new(),
             failures: Vec::new(),
         })
     }
 
+    /// Keeps the requests of one client session on one account (the client's session id, e.g.
+    /// Claude Code's `X-Claude-Code-Session-Id`): upstream's prompt cache only hits on the
+    /// account that saw the conversation before. The account is chosen by rendezvous hashing
+    /// of the session and the account ids among the usable candidates, so a session moves only
+    /// when its account is out (and comes back with it), and adding an account moves only the
+    /// sessions it now ranks first for.
+    pub fn with_session(mut self, session_id: Option<&str>) -> Plan {
+        self.session = session_id.filter(|s| !s.is_empty()).map(|s| {
+            let mut h = Fnv1a::default();
+            h.write(s.as_bytes());
+            h.finish()
+        });
+        self
+    }
+
     /// The next account to try, drawn among the usable ones not tried yet that can serve the
-    /// call (`eligible`), weighted by the time their token has left; `None` when the request
-    /// should give up. `unit` is a uniform random number in `[0, 1)`. Accounts without known
-    /// credentials are skipped.
+    /// call (`eligible`), weighted by the time their token has left (or, for a session, the
+    /// one its rendezvous hash ranks first); `None` when the request should give up. `unit` is
+    /// a uniform random number in `[0, 1)`. Accounts without known credentials are skipped.
     pub fn next(
         &mut self,
         pool: &PoolState,
@@ -117,7 +135,14 @@ impl Plan {
                     })
             })
             .collect();
-        let id = choose(&candidates, now_ms, unit)?.clone();
+        let id = match self.session {
+            Some(session) => candidates
+                .iter()
+                .max_by_key(|c| rendezvous(session, c.id.as_str()))?
+                .id
+                .clone(),
+            None => choose(&candidates, now_ms, unit)?.clone(),
+        };
         self.tried.push(id.clone());
         Some(id)
     }
@@ -203,6 +228,17 @@ impl Plan {
             },
         }
     }
+}
+
+/// The rank of `account` for `session`: FNV-1a of the account id seeded with the session's
+/// hash, then mixed (the finaliser of SplitMix64) so that similar ids rank independently.
+fn rendezvous(session: u64, account: &str) -> u64 {
+    let mut h = Fnv1a(session);
+    h.write(account.as_bytes());
+    let mut z = h.finish();
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// An account that was already out before the request, described as the failure that put it

@@ -81,6 +81,11 @@ impl World {
 
     /// One request, as the Worker's loop runs it; `units` are the random draws.
     fn request(&mut self, pinned: Option<&str>, now: u64) -> Outcome {
+        self.request_in(pinned, None, now)
+    }
+
+    /// One request of a client session.
+    fn request_in(&mut self, pinned: Option<&str>, session: Option<&str>, now: u64) -> Outcome {
         let mut out = Outcome {
             answered_by: None,
             error: None,
@@ -88,7 +93,7 @@ impl World {
             calls: vec![],
         };
         let mut plan = match Plan::new(pinned.map(id), &self.pool) {
-            Ok(p) => p,
+            Ok(p) => p.with_session(session),
             Err(e) => {
                 out.error = Some(e);
                 return out;
@@ -405,4 +410,80 @@ fn scenario_public_callers_learn_no_account_ids_or_reasons() {
     );
     assert!(e.message(Audience::Client).contains("alice@example.com"));
     assert!(e.message(Audience::Admin).contains("Invalid refresh token"));
+}
+
+#[test]
+fn scenario_a_session_stays_on_its_account_moves_while_it_is_out_and_returns() {
+    let accounts = ["a1", "a2", "a3", "a4"];
+    let mut w = World::new(&accounts).answers("a1", &[]);
+    // Each session keeps its account over many requests, whatever the random draws.
+    let mut home = HashMap::new();
+    for s in 0..40 {
+        let session = format!("session-{s}");
+        let first = w
+            .request_in(None, Some(&session), NOON)
+            .answered_by
+            .unwrap();
+        for _ in 0..5 {
+            let again = w.request_in(None, Some(&session), NOON);
+            assert_eq!(
+                again.answered_by.as_deref(),
+                Some(first.as_str()),
+                "{session}"
+            );
+        }
+        home.insert(session, first);
+    }
+    // Sessions spread over the pool.
+    for a in accounts {
+        assert!(home.values().any(|h| h == a), "no session on {a}");
+    }
+    // a2 out: its sessions move (each to one other account, consistently); the others stay.
+    let (session, _) = home.iter().find(|(_, h)| *h == "a2").unwrap();
+    let session = session.clone();
+    let mut w = w.answers("a2", &[throttled(60), Upstream::Ok]);
+    let moved = w.request_in(None, Some(&session), NOON);
+    assert_eq!(moved.calls[0], "a2");
+    let elsewhere = moved.answered_by.unwrap();
+    assert_ne!(elsewhere, "a2");
+    let again = w.request_in(None, Some(&session), NOON + 1_000);
+    assert_eq!(
+        again.calls,
+        [elsewhere],
+        "no second try of a2 while it cools down"
+    );
+    for (s, h) in home.iter().filter(|(_, h)| *h != "a2") {
+        assert_eq!(
+            &w.request_in(None, Some(s), NOON + 1_000).calls,
+            &[h.as_str()],
+            "{s}"
+        );
+    }
+    // Back after its cool-down.
+    let back = w.request_in(None, Some(&session), NOON + 60_000);
+    assert_eq!(back.answered_by.as_deref(), Some("a2"));
+}
+
+#[test]
+fn scenario_adding_an_account_moves_only_the_sessions_it_ranks_first() {
+    let mut w = World::new(&["a1", "a2", "a3"]);
+    let sessions: Vec<String> = (0..60).map(|s| format!("s{s}")).collect();
+    let before: Vec<String> = sessions
+        .iter()
+        .map(|s| w.request_in(None, Some(s), NOON).answered_by.unwrap())
+        .collect();
+    let mut w = World::new(&["a1", "a2", "a3", "a4"]);
+    let mut moved = 0;
+    for (s, b) in sessions.iter().zip(&before) {
+        let now = w.request_in(None, Some(s), NOON).answered_by.unwrap();
+        if &now != b {
+            assert_eq!(now, "a4", "{s} moved between old accounts");
+            moved += 1;
+        }
+    }
+    assert!(
+        moved > 0 && moved < sessions.len() / 2,
+        "{moved} of {} moved",
+        sessions.len()
+    );
 }

@@ -41,10 +41,12 @@ impl UpstreamCall for MessagesCall {
     }
 
     fn endpoint_for(&self, creds: &Credentials, default_base: &str) -> Option<Endpoint> {
-        Some(match url(creds, default_base, Endpoint::AnthropicMessages) {
-            Some(_) => Endpoint::AnthropicMessages,
-            None => Endpoint::ChatCompletions,
-        })
+        Some(
+            match url(creds, default_base, Endpoint::AnthropicMessages) {
+                Some(_) => Endpoint::AnthropicMessages,
+                None => Endpoint::ChatCompletions,
+            },
+        )
     }
 
     fn stream(&self) -> bool {
@@ -209,29 +211,50 @@ mod tests {
         assert_eq!(call.upstream_model(), "qwen3-coder-plus");
         let ds = creds(r#"{"kind":"dashscope","api_key":"sk-1","region":"cn"}"#);
         let oauth = creds(r#"{"refresh_token":"r"}"#);
-        assert_eq!(call.endpoint_for(&ds, "x"), Some(Endpoint::AnthropicMessages));
-        assert_eq!(call.endpoint_for(&oauth, "x"), Some(Endpoint::ChatCompletions));
-        let native: Value = serde_json::from_str(&call.body_for(&ds, Endpoint::AnthropicMessages)).unwrap();
+        assert_eq!(
+            call.endpoint_for(&ds, "x"),
+            Some(Endpoint::AnthropicMessages)
+        );
+        assert_eq!(
+            call.endpoint_for(&oauth, "x"),
+            Some(Endpoint::ChatCompletions)
+        );
+        let native: Value =
+            serde_json::from_str(&call.body_for(&ds, Endpoint::AnthropicMessages)).unwrap();
         assert_eq!(native["model"], "qwen3-coder-plus");
-        assert!(native.get("thinking").is_none(), "a coder model cannot think: {native}");
-        let chat: Value = serde_json::from_str(&call.body_for(&ds, Endpoint::ChatCompletions)).unwrap();
+        assert!(
+            native.get("thinking").is_none(),
+            "a coder model cannot think: {native}"
+        );
+        let chat: Value =
+            serde_json::from_str(&call.body_for(&ds, Endpoint::ChatCompletions)).unwrap();
         assert_eq!(chat["max_completion_tokens"], 100);
         assert!(chat.get("enable_thinking").is_none());
     }
 
     #[test]
     fn completions_with_a_suffix_need_an_account_with_a_completions_endpoint() {
-        let req = CompletionRequest::parse(br#"{"prompt":"a","suffix":"b"}"#, "qwen2.5-coder-7b-instruct").unwrap();
+        let req = CompletionRequest::parse(
+            br#"{"prompt":"a","suffix":"b"}"#,
+            "qwen2.5-coder-7b-instruct",
+        )
+        .unwrap();
         let call = CompletionsCall::new(req, &Aliases::default());
         let beijing = creds(r#"{"kind":"dashscope","api_key":"sk-1","region":"cn"}"#);
         let intl = creds(r#"{"kind":"dashscope","api_key":"sk-1","region":"intl"}"#);
-        assert_eq!(call.endpoint_for(&beijing, "x"), Some(Endpoint::Completions));
+        assert_eq!(
+            call.endpoint_for(&beijing, "x"),
+            Some(Endpoint::Completions)
+        );
         assert_eq!(call.endpoint_for(&intl, "x"), None);
         let plain = CompletionsCall::new(
             CompletionRequest::parse(br#"{"prompt":"a"}"#, "qwen3-coder-plus").unwrap(),
             &Aliases::default(),
         );
-        assert_eq!(plain.endpoint_for(&intl, "x"), Some(Endpoint::ChatCompletions));
+        assert_eq!(
+            plain.endpoint_for(&intl, "x"),
+            Some(Endpoint::ChatCompletions)
+        );
     }
 
     #[test]
@@ -240,12 +263,17 @@ mod tests {
             EmbeddingsRequest::parse(br#"{"model":"text-embedding-v4","input":"x"}"#).unwrap(),
             &Aliases::default(),
         );
-        assert!(call.endpoint_for(&creds(r#"{"refresh_token":"r"}"#), "x").is_none());
+        assert!(call
+            .endpoint_for(&creds(r#"{"refresh_token":"r"}"#), "x")
+            .is_none());
         assert!(call
             .endpoint_for(&creds(r#"{"kind":"coding_plan","api_key":"sk-sp-1"}"#), "x")
             .is_none());
         assert_eq!(
-            call.endpoint_for(&creds(r#"{"kind":"dashscope","api_key":"sk-1","region":"intl"}"#), "x"),
+            call.endpoint_for(
+                &creds(r#"{"kind":"dashscope","api_key":"sk-1","region":"intl"}"#),
+                "x"
+            ),
             Some(Endpoint::Embeddings)
         );
     }

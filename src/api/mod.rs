@@ -11,11 +11,15 @@ pub mod keys;
 pub mod openai;
 pub mod responses;
 pub mod routes;
+pub mod translate;
 
 /// The client dialect a route speaks, which decides the shape of its errors and answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// OpenAI's error shape: chat, completions, embeddings, models, Responses, admin.
     OpenAI,
+    /// Anthropic's: `/v1/messages` and `count_tokens`.
+    Anthropic,
 }
 
 /// What a client request becomes, whatever its dialect: one upstream call, written for each

@@ -23,6 +23,11 @@ pub enum Endpoint {
     ListModels,
     GetModel,
     ChatCompletions,
+    Messages,
+    CountTokens,
+    Responses,
+    Completions,
+    Embeddings,
     AdminHealth,
     AdminListAccounts,
     AdminReindex,
@@ -63,6 +68,17 @@ const fn route(
     }
 }
 
+/// A route of the Anthropic dialect (its errors in Anthropic's shape).
+const fn anthropic(path: &'static str, endpoint: Endpoint) -> Route {
+    Route {
+        methods: &["POST"],
+        path,
+        access: Access::Api,
+        dialect: Dialect::Anthropic,
+        endpoint,
+    }
+}
+
 use Access::{Admin, Api, Open};
 use Endpoint::*;
 
@@ -75,6 +91,16 @@ pub static ROUTES: &[Route] = &[
     route(&["GET"], "/models/*id", Api, GetModel),
     route(&["POST"], "/v1/chat/completions", Api, ChatCompletions),
     route(&["POST"], "/chat/completions", Api, ChatCompletions),
+    anthropic("/v1/messages", Messages),
+    anthropic("/messages", Messages),
+    anthropic("/v1/messages/count_tokens", CountTokens),
+    anthropic("/messages/count_tokens", CountTokens),
+    route(&["POST"], "/v1/responses", Api, Responses),
+    route(&["POST"], "/responses", Api, Responses),
+    route(&["POST"], "/v1/completions", Api, Completions),
+    route(&["POST"], "/completions", Api, Completions),
+    route(&["POST"], "/v1/embeddings", Api, Embeddings),
+    route(&["POST"], "/embeddings", Api, Embeddings),
     route(&["GET"], "/admin/health", Admin, AdminHealth),
     route(&["GET"], "/admin/accounts", Admin, AdminListAccounts),
     route(&["POST"], "/admin/reindex", Admin, AdminReindex),
@@ -249,6 +275,26 @@ mod tests {
             AdminPutAccount
         );
         assert_eq!(endpoint("HEAD", "/health").unwrap().0, Liveness);
+        for (path, e) in [
+            ("/v1/messages", Messages),
+            ("/messages", Messages),
+            ("/v1/messages/count_tokens", CountTokens),
+            ("/v1/responses", Responses),
+            ("/responses", Responses),
+            ("/v1/completions", Completions),
+            ("/v1/embeddings", Embeddings),
+            ("/embeddings", Embeddings),
+        ] {
+            assert_eq!(endpoint("POST", path).unwrap().0, e, "{path}");
+        }
+        match find("POST", "/v1/messages") {
+            Match::Found(r, _) => assert_eq!(r.dialect, Dialect::Anthropic),
+            other => panic!("{other:?}"),
+        }
+        match find("GET", "/v1/messages") {
+            Match::WrongMethod { dialect, .. } => assert_eq!(dialect, Dialect::Anthropic),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(endpoint("GET", "/v1/models/").unwrap().0, ListModels);
         assert_eq!(endpoint("GET", "/admin").unwrap().0, DashboardPage);
         assert_eq!(endpoint("HEAD", "/admin/").unwrap().0, DashboardPage);

@@ -121,7 +121,10 @@ pub fn apply(body: &str, kind: AccountKind, model: &str) -> String {
 /// cannot think gets no `thinking` (Claude Code sends it on every request).
 pub fn native_edits(body: &RawObject, kind: AccountKind, model: &str) -> Edits {
     let mut out: Edits = Vec::new();
-    if kind.is_model_studio() && reasoning_of(model) == Reasoning::None && body.get("thinking").is_some() {
+    if kind.is_model_studio()
+        && reasoning_of(model) == Reasoning::None
+        && body.get("thinking").is_some()
+    {
         out.push(("thinking", None));
     }
     out

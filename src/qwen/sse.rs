@@ -81,11 +81,29 @@ fn inspect(event: &[u8]) -> StreamStart {
         // A comment or keep-alive only: the stream is alive, so commit.
         return StreamStart::Data;
     }
-    let trimmed = data.trim_start();
-    if trimmed.starts_with('{') && trimmed[1..].trim_start().starts_with("\"error\"") {
+    if is_error_object(&data) {
         return StreamStart::Error(data);
     }
     StreamStart::Data
+}
+
+/// An error object in either dialect upstream speaks: OpenAI's `{"error": …}` or Anthropic's
+/// `{"type": "error", "error": …}` (sent as `event: error`).
+fn is_error_object(data: &str) -> bool {
+    let Some(rest) = data.trim_start().strip_prefix('{') else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    if rest.starts_with("\"error\"") {
+        return true;
+    }
+    let Some(after) = rest.strip_prefix("\"type\"") else {
+        return false;
+    };
+    let after = after.trim_start();
+    after
+        .strip_prefix(':')
+        .is_some_and(|v| v.trim_start().starts_with("\"error\""))
 }
 
 /// Index just past the blank line that ends the first event (`\n\n`, `\r\n\r\n` or `\r\r`),
@@ -307,6 +325,15 @@ mod tests {
         assert_eq!(whole(b"data: {\"id\":\"x\"}\n"), StreamStart::NeedMore);
         assert_eq!(whole(b"data: {\"id\":\"x\"}\n\ndata: {"), StreamStart::Data);
         assert_eq!(whole(b"data: {\"id\":\"x\"}\r\n\r\n"), StreamStart::Data);
+    }
+
+    #[test]
+    fn anthropic_error_first_events_are_seen() {
+        let s = whole(b"event: error\ndata: {\"type\": \"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n");
+        assert!(matches!(s, StreamStart::Error(ref d) if d.contains("overloaded_error")));
+        let start =
+            whole(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n");
+        assert_eq!(start, StreamStart::Data);
     }
 
     #[test]

@@ -56,3 +56,19 @@ pub fn pinned_account(req: &Request, caller: &Caller) -> Result<Option<AccountId
         .map(Some)
         .map_err(|_| GatewayError::UnknownAccount { id: raw })
 }
+
+/// The client's session, when it names one: Claude Code's `X-Claude-Code-Session-Id`, Codex's
+/// `session-id` / `session_id`, or a generic `x-session-id`. Requests of one session stay on one
+/// account while it is usable (see `Plan::with_session`).
+pub fn session_id(req: &Request) -> Option<String> {
+    [
+        "x-claude-code-session-id",
+        "session-id",
+        "session_id",
+        "x-session-id",
+    ]
+    .iter()
+    .find_map(|name| header(req, name))
+    .map(|s| s.trim().chars().take(256).collect::<String>())
+    .filter(|s| !s.is_empty())
+}

@@ -23,6 +23,7 @@ const UNKNOWN_PIN_RECHECK_MS: u64 = 1_000;
 pub async fn run(
     ctx: &Ctx,
     pinned: Option<AccountId>,
+    session: Option<&str>,
     call: &impl UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<(AccountId, Answer), GatewayError> {
@@ -38,7 +39,7 @@ pub async fn run(
         call.endpoint_for(c, base).is_some() && catalogue::serves(c, None, call.upstream_model())
     };
     let mut plan = pool_state::with_pool(|pool, creds| {
-        let plan = Plan::new(pinned.clone(), pool)?;
+        let plan = Plan::new(pinned.clone(), pool)?.with_session(session);
         // No account at all serves this model: say so, rather than that none is usable.
         let served = pool
             .ids

@@ -41,13 +41,13 @@ extern "C" {
 pub fn guard_stream(
     body: &ReadableStream,
     idle_ms: u64,
-    idle: &str,
-    fail: &str,
+    idle: &[u8],
+    fail: &[u8],
     abort: &AbortController,
     swap: Option<(&str, &str)>,
 ) -> ReadableStream {
-    let idle = Uint8Array::from(idle.as_bytes());
-    let fail = Uint8Array::from(fail.as_bytes());
+    let idle = Uint8Array::from(idle);
+    let fail = Uint8Array::from(fail);
     let (find, replacement) = match swap {
         Some((f, r)) => (
             Some(Uint8Array::from(f.as_bytes())),
@@ -246,6 +246,24 @@ pub fn request_id() -> String {
     crypto
         .map(|c| c.random_uuid())
         .unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
+}
+
+/// A random id for an answer: `prefix` then 24 letters and digits.
+pub fn answer_id(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut raw = [0u8; 24];
+    if random_bytes(&mut raw).is_err() {
+        for b in raw.iter_mut() {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    let mut id = String::with_capacity(prefix.len() + raw.len());
+    id.push_str(prefix);
+    id.extend(
+        raw.iter()
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char),
+    );
+    id
 }
 
 /// The start of a streamed answer, read until its first complete SSE event.

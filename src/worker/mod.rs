@@ -14,6 +14,7 @@ mod pool_state;
 mod pool_writer;
 mod refresh;
 mod respond;
+mod translate;
 mod upstream;
 
 use crate::api::keys::Caller;

@@ -6,7 +6,8 @@
 use super::fetch;
 use super::upstream::Answer;
 use crate::accounts::id::AccountId;
-use crate::api::openai;
+use crate::api::translate::{idle_message, BROKE_MESSAGE};
+use crate::api::{anthropic, openai};
 use crate::api::{Audience, Dialect};
 use crate::error::{Category, GatewayError};
 use js_sys::Uint8Array;
@@ -71,6 +72,7 @@ pub fn text(status: u16, text: &str) -> Response {
 pub fn error(e: &GatewayError, dialect: Dialect, audience: Audience) -> Response {
     let body = match dialect {
         Dialect::OpenAI => openai::errors::body(e, audience),
+        Dialect::Anthropic => anthropic::errors::body(e, audience),
     };
     let h = headers("application/json");
     if let Some(secs) = e.retry_after_secs() {
@@ -101,13 +103,53 @@ pub fn preflight() -> Response {
 /// they differ (an alias).
 pub type Rename<'a> = Option<(&'a str, &'a str)>;
 
-/// Upstream's answer for the client: its status, content type and request ids, the account
-/// that served it (`x-qwen-account`, for callers allowed to know), and the body, with the model
-/// named as the client asked. A stream ends with an error event in the OpenAI chat dialect if
-/// upstream goes silent for `idle_ms` or breaks.
+/// The headers of an answer that comes from upstream: the content type, upstream's request
+/// ids, and the account that served it (`x-qwen-account`, for callers allowed to know).
+fn answer_headers(
+    account: Option<&AccountId>,
+    exchange: &fetch::Exchange,
+    content_type: &str,
+    streamed: bool,
+) -> Headers {
+    let h = headers(content_type);
+    if streamed {
+        let _ = h.set("cache-control", "no-cache");
+        let _ = h.set("x-accel-buffering", "no");
+    }
+    for name in ["x-request-id", "x-dashscope-request-id"] {
+        if let Some(v) = exchange.header(name) {
+            let _ = h.set(name, &v);
+        }
+    }
+    if let Some(id) = account {
+        let _ = h.set("x-qwen-account", id.as_str());
+    }
+    h
+}
+
+/// The events that end a passed-through stream early, in the client's dialect: upstream silent
+/// for `idle_ms`, and upstream broken.
+fn stream_end_events(dialect: Dialect, idle_ms: u64) -> (Vec<u8>, Vec<u8>) {
+    let idle = idle_message(idle_ms.div_ceil(1000));
+    match dialect {
+        Dialect::OpenAI => (
+            openai::errors::stream_error_event(&idle, "stream_idle_timeout").into_bytes(),
+            openai::errors::stream_error_event(BROKE_MESSAGE, "stream_interrupted").into_bytes(),
+        ),
+        Dialect::Anthropic => (
+            anthropic::errors::stream_error_event("api_error", &idle),
+            anthropic::errors::stream_error_event("api_error", BROKE_MESSAGE),
+        ),
+    }
+}
+
+/// Upstream's answer for the client as it came: its status, content type and request ids, and
+/// the body, with the model named as the client asked. A stream ends with an error event in
+/// `dialect` if upstream goes silent for `idle_ms` or breaks.
 pub fn upstream_answer(
     account: Option<&AccountId>,
     answer: &Answer,
+    dialect: Dialect,
     idle_ms: u64,
     rename: Rename,
 ) -> Response {
@@ -123,19 +165,7 @@ pub fn upstream_answer(
     let content_type = exchange
         .header("content-type")
         .unwrap_or_else(|| default_type.to_owned());
-    let h = headers(&content_type);
-    if streamed {
-        let _ = h.set("cache-control", "no-cache");
-        let _ = h.set("x-accel-buffering", "no");
-    }
-    for name in ["x-request-id", "x-dashscope-request-id"] {
-        if let Some(v) = exchange.header(name) {
-            let _ = h.set(name, &v);
-        }
-    }
-    if let Some(id) = account {
-        let _ = h.set("x-qwen-account", id.as_str());
-    }
+    let h = answer_headers(account, exchange, &content_type, streamed);
     let status = exchange.status();
     match answer {
         Answer::Whole { body, .. } => match rename {
@@ -147,17 +177,7 @@ pub fn upstream_answer(
             None => bytes(status, &h, &body.bytes),
         },
         Answer::Stream { body, exchange, .. } => {
-            let idle = openai::errors::stream_error_event(
-                &format!(
-                    "upstream sent nothing for {} s; the answer is incomplete",
-                    idle_ms.div_ceil(1000)
-                ),
-                "stream_idle_timeout",
-            );
-            let fail = openai::errors::stream_error_event(
-                "the upstream connection broke; the answer is incomplete",
-                "stream_interrupted",
-            );
+            let (idle, fail) = stream_end_events(dialect, idle_ms);
             let swap = rename.map(|(upstream, asked)| {
                 (
                     format!("\"model\":{}", serde_json::Value::from(upstream)),
@@ -175,6 +195,27 @@ pub fn upstream_answer(
             stream(status, &h, &guarded)
         }
     }
+}
+
+/// A translated answer read whole: `json`, with upstream's status and ids.
+pub fn translated_json(
+    account: Option<&AccountId>,
+    exchange: &fetch::Exchange,
+    json: &str,
+) -> Response {
+    let h = answer_headers(account, exchange, "application/json", false);
+    Response::new_with_opt_str_and_init(Some(json), &init(exchange.status(), &h))
+        .unwrap_or_else(|_| last_resort())
+}
+
+/// A translated stream, with upstream's status and ids.
+pub fn translated_stream(
+    account: Option<&AccountId>,
+    exchange: &fetch::Exchange,
+    body: &ReadableStream,
+) -> Response {
+    let h = answer_headers(account, exchange, "text/event-stream; charset=utf-8", true);
+    stream(exchange.status(), &h, body)
 }
 
 /// A JSON answer with its top-level `model` set to `asked`; `None` when it is not an object.

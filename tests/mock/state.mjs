@@ -121,10 +121,12 @@ export function promptCache(acc, dialect, serialized, promptTokens) {
 }
 
 /** Records a request (never the control API) and counts it by endpoint kind. */
-export function record(st, req, url, body, endpoint, surface) {
+export function record(st, req, url, body, endpoint, surface, raw) {
   const rec = {
     seq: ++st.seq, time_ms: Date.now(), method: req.method, path: url.pathname, query: url.search,
     headers: { ...req.headers }, body, account: null, endpoint, surface,
+    // The body's bytes as sent (model calls only), for tests of what reaches upstream byte for byte.
+    raw_body: endpoint !== 'token' && endpoint !== 'device_code' && raw ? raw : undefined,
   };
   st.requests.push(rec);
   st.stats.endpoint_calls[endpoint]++;

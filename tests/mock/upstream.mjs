@@ -57,6 +57,7 @@
 //   POST /__mock/accounts/<id>/options {agents_only?, strict_models?, prompt_cache?} -> the options
 //   POST /__mock/device/script         {polls?:[b…], account_id?}
 //   GET  /__mock/requests[?path=&account=&endpoint=&surface=]   DELETE /__mock/requests
+//        (each: seq, method, path, query, headers, body parsed, raw_body as sent, account, endpoint, surface)
 //   GET  /__mock/stats   {refresh_calls, chat_calls, messages_calls, embeddings_calls, completions_calls,
 //        models_calls: {account: n}, device_code_calls, device_poll_calls, endpoint_calls: {kind: n}}
 //   POST /__mock/reset   GET|POST /__mock/config {chunk_delay_ms?=15, service_time_ms?=0, refresh_delay_ms?=0}
@@ -178,7 +179,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', chunkDelayMs = 1
     let endpoint = route?.endpoint ?? 'unknown';
     if (post && url.pathname === '/api/v1/oauth2/token') endpoint = 'token';
     if (post && url.pathname === '/api/v1/oauth2/device/code') endpoint = 'device_code';
-    const rec = record(rt.st, req, url, body, endpoint, route?.surface ?? (endpoint === 'unknown' ? null : 'oauth'));
+    const rec = record(rt.st, req, url, body, endpoint, route?.surface ?? (endpoint === 'unknown' ? null : 'oauth'), raw);
     if (endpoint === 'token') return token(rt, req, res, body, rec);
     if (endpoint === 'device_code') return deviceCode(rt, req, res, body ?? {});
     if (route) return modelCall(req, res, body, rec, route);

@@ -33,6 +33,38 @@ def stack():
 
 @pytest.fixture(scope="session")
 def client(stack):
+    """OpenAI's client, pinned to the OAuth account (the mock paths the chat tests look at)."""
     from openai import OpenAI
 
-    return OpenAI(base_url=stack["worker"] + "/v1", api_key=CLIENT_KEY, max_retries=0)
+    return OpenAI(
+        base_url=stack["worker"] + "/v1",
+        api_key=CLIENT_KEY,
+        max_retries=0,
+        default_headers={"x-qwen-account": "py1"},
+    )
+
+
+@pytest.fixture(scope="session")
+def dashscope(stack):
+    """OpenAI's client pinned to the DashScope key (embeddings, native completions)."""
+    from openai import OpenAI
+
+    return OpenAI(
+        base_url=stack["worker"] + "/v1",
+        api_key=CLIENT_KEY,
+        max_retries=0,
+        default_headers={"x-qwen-account": "py-ds"},
+    )
+
+
+@pytest.fixture(scope="session", params=["py-ds", "py1"], ids=["native", "translated"])
+def claude(stack, request):
+    """Anthropic's client, on the native path (py-ds) and on the translated one (py1)."""
+    from anthropic import Anthropic
+
+    return Anthropic(
+        base_url=stack["worker"],
+        api_key=CLIENT_KEY,
+        max_retries=0,
+        default_headers={"x-qwen-account": request.param},
+    )

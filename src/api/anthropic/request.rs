@@ -17,8 +17,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-/// Largest request body accepted (bytes): the Messages API's own limit.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Largest request body accepted (bytes): the gateway's one cap for every dialect (Anthropic's
+/// own API takes up to 32 MB, more than an isolate's memory allows for a request held in
+/// several copies; see `api::openai::chat::MAX_BODY_BYTES`).
+pub const MAX_BODY_BYTES: usize = crate::api::openai::chat::MAX_BODY_BYTES;
 
 /// Is this Claude Code's billing marker, the text of the first system block:
 /// `x-anthropic-billing-header: cc_version=<version>.<hash>; cc_entrypoint=<name>;` (more

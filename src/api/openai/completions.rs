@@ -88,7 +88,10 @@ impl CompletionRequest {
             }
         }
         if get("logprobs").is_some_and(|v| v != "null" && v != "0") {
-            return Err(invalid("'logprobs' is not supported by this gateway.", "logprobs"));
+            return Err(invalid(
+                "'logprobs' is not supported by this gateway.",
+                "logprobs",
+            ));
         }
         let include_usage = get("stream_options")
             .and_then(|v| serde_json::from_str::<Value>(v).ok())
@@ -109,7 +112,11 @@ impl CompletionRequest {
     pub fn native_body(&self, upstream_model: &str) -> String {
         let model = serde_json::Value::from(upstream_model).to_string();
         let prompt = self.suffix.as_ref().map(|s| {
-            Value::from(format!("{FIM_PREFIX}{}{FIM_SUFFIX}{s}{FIM_MIDDLE}", self.prompt)).to_string()
+            Value::from(format!(
+                "{FIM_PREFIX}{}{FIM_SUFFIX}{s}{FIM_MIDDLE}",
+                self.prompt
+            ))
+            .to_string()
         });
         let mut edits: Vec<(&str, Option<String>)> = vec![("model", Some(model))];
         if let Some(p) = prompt {
@@ -135,7 +142,11 @@ impl CompletionRequest {
             json!([{"role": "assistant", "content": self.prompt, "partial": true}]),
         );
         for k in CARRIED {
-            if let Some(v) = self.top.get(k).and_then(|v| serde_json::from_str::<Value>(v.get()).ok()) {
+            if let Some(v) = self
+                .top
+                .get(k)
+                .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+            {
                 body.insert((*k).into(), v);
             }
         }
@@ -157,7 +168,10 @@ pub fn from_chat(answer: &[u8], model: &str) -> Result<(String, Usage), GatewayE
         .and_then(|c| c.pointer("/message/content"))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let finish = choice.and_then(|c| c.get("finish_reason")).cloned().unwrap_or(Value::Null);
+    let finish = choice
+        .and_then(|c| c.get("finish_reason"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let usage = v.get("usage").cloned().unwrap_or(Value::Null);
     let out = json!({
         "id": v.get("id").and_then(Value::as_str).map(|i| format!("cmpl-{i}")).unwrap_or_else(|| "cmpl".into()),
@@ -167,7 +181,10 @@ pub fn from_chat(answer: &[u8], model: &str) -> Result<(String, Usage), GatewayE
         "choices": [{"text": text, "index": 0, "logprobs": null, "finish_reason": finish}],
         "usage": usage,
     });
-    Ok((out.to_string(), Usage::from_openai(&usage).unwrap_or_default()))
+    Ok((
+        out.to_string(),
+        Usage::from_openai(&usage).unwrap_or_default(),
+    ))
 }
 
 /// One chat chunk, as far as a completion stream needs it.
@@ -248,12 +265,23 @@ impl StreamTranslator {
         for c in chunk.choices {
             let text = c.delta.and_then(|d| d.content);
             if text.as_deref().is_some_and(|t| !t.is_empty()) || c.finish_reason.is_some() {
-                self.write(out, Some(text.as_deref().unwrap_or("")), c.finish_reason.as_deref(), None);
+                self.write(
+                    out,
+                    Some(text.as_deref().unwrap_or("")),
+                    c.finish_reason.as_deref(),
+                    None,
+                );
             }
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>, text: Option<&str>, finish: Option<&str>, usage: Option<&Value>) {
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        text: Option<&str>,
+        finish: Option<&str>,
+        usage: Option<&Value>,
+    ) {
         let mut s = String::with_capacity(160);
         s.push_str("data: {\"id\":");
         push_json_string(&mut s, self.id.as_deref().unwrap_or("cmpl"));
@@ -283,7 +311,11 @@ impl StreamTranslator {
 
     pub fn push(&mut self, upstream: &[u8], out: &mut Vec<u8>) {
         let mut events: Vec<String> = Vec::new();
-        if self.reader.push(upstream, |e| events.push(e.data.into_owned())).is_err() {
+        if self
+            .reader
+            .push(upstream, |e| events.push(e.data.into_owned()))
+            .is_err()
+        {
             self.fail("upstream sent an event too long to be real", out);
             return;
         }
@@ -316,6 +348,11 @@ impl StreamTranslator {
 
     pub fn usage(&self) -> Usage {
         self.usage
+    }
+
+    /// `[DONE]` or an error event has been written.
+    pub fn is_finished(&self) -> bool {
+        self.ended
     }
 }
 

@@ -20,8 +20,18 @@ fn requests_are_checked_with_the_parameter_named() {
         assert_eq!(e.param(), Some(param), "{body}");
         assert_eq!(e.status(), 400);
     }
-    let r = parse(r#"{"prompt":["only one"],"stream":true,"stream_options":{"include_usage":true}}"#).unwrap();
-    assert_eq!((r.model.as_str(), r.prompt.as_str(), r.stream, r.include_usage), ("qwen3-coder-plus", "only one", true, true));
+    let r =
+        parse(r#"{"prompt":["only one"],"stream":true,"stream_options":{"include_usage":true}}"#)
+            .unwrap();
+    assert_eq!(
+        (
+            r.model.as_str(),
+            r.prompt.as_str(),
+            r.stream,
+            r.include_usage
+        ),
+        ("qwen3-coder-plus", "only one", true, true)
+    );
 }
 
 #[test]
@@ -36,17 +46,32 @@ fn native_bodies_keep_the_request_and_fold_a_suffix_into_the_fim_prompt() {
     assert_eq!(v["max_tokens"], 16);
     let plain = parse(r#"{"model":"alias","prompt":"x","temperature":0}"#).unwrap();
     let v: Value = serde_json::from_str(&plain.native_body("qwen-coder-turbo")).unwrap();
-    assert_eq!((v["model"].as_str(), v["prompt"].as_str()), (Some("qwen-coder-turbo"), Some("x")));
+    assert_eq!(
+        (v["model"].as_str(), v["prompt"].as_str()),
+        (Some("qwen-coder-turbo"), Some("x"))
+    );
 }
 
 #[test]
 fn chat_bodies_continue_the_prompt_as_a_partial_assistant_message() {
-    let r = parse(r#"{"prompt":"Once upon","max_tokens":5,"stop":["\n"],"stream":true,"logit_bias":{}}"#).unwrap();
+    let r = parse(
+        r#"{"prompt":"Once upon","max_tokens":5,"stop":["\n"],"stream":true,"logit_bias":{}}"#,
+    )
+    .unwrap();
     let v: Value = serde_json::from_str(&r.chat_body("qwen3-coder-plus").unwrap()).unwrap();
-    assert_eq!(v["messages"], json!([{"role": "assistant", "content": "Once upon", "partial": true}]));
-    assert_eq!((v["max_tokens"].as_u64(), v["stream"].as_bool()), (Some(5), Some(true)));
+    assert_eq!(
+        v["messages"],
+        json!([{"role": "assistant", "content": "Once upon", "partial": true}])
+    );
+    assert_eq!(
+        (v["max_tokens"].as_u64(), v["stream"].as_bool()),
+        (Some(5), Some(true))
+    );
     assert_eq!(v["stream_options"]["include_usage"], true);
-    assert!(v.get("logit_bias").is_none(), "only chat parameters are carried");
+    assert!(
+        v.get("logit_bias").is_none(),
+        "only chat parameters are carried"
+    );
     let fim = parse(r#"{"prompt":"a","suffix":"b"}"#).unwrap();
     assert!(fim.chat_body("qwen3-coder-plus").is_none());
 }

@@ -19,11 +19,19 @@ impl EmbeddingsRequest {
             .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
             .filter(|m| !m.trim().is_empty())
             .ok_or_else(|| {
-                GatewayError::invalid("'model' is required: an embedding model such as text-embedding-v4.", Some("model"))
+                GatewayError::invalid(
+                    "'model' is required: an embedding model such as text-embedding-v4.",
+                    Some("model"),
+                )
             })?;
-        let input_ok = match top.get("input").map(|v| serde_json::from_str::<Value>(v.get())) {
+        let input_ok = match top
+            .get("input")
+            .map(|v| serde_json::from_str::<Value>(v.get()))
+        {
             Some(Ok(Value::String(s))) => !s.is_empty(),
-            Some(Ok(Value::Array(a))) => !a.is_empty() && a.iter().all(|i| i.is_string() || i.is_array()),
+            Some(Ok(Value::Array(a))) => {
+                !a.is_empty() && a.iter().all(|i| i.is_string() || i.is_array())
+            }
             _ => false,
         };
         if !input_ok {
@@ -39,7 +47,8 @@ impl EmbeddingsRequest {
     pub fn body(&self, upstream_model: &str) -> String {
         let model = Value::from(upstream_model).to_string();
         let mut out = String::with_capacity(self.top.len_hint() + 32);
-        self.top.write_edited(&mut out, &[("model", Some(model))], &|_| None);
+        self.top
+            .write_edited(&mut out, &[("model", Some(model))], &|_| None);
         out
     }
 }
@@ -56,9 +65,18 @@ mod tests {
             (r#"{"model":"m","input":""}"#, "input"),
             (r#"{"model":"m","input":[1]}"#, "input"),
         ] {
-            assert_eq!(EmbeddingsRequest::parse(body.as_bytes()).unwrap_err().param(), Some(param), "{body}");
+            assert_eq!(
+                EmbeddingsRequest::parse(body.as_bytes())
+                    .unwrap_err()
+                    .param(),
+                Some(param),
+                "{body}"
+            );
         }
-        let r = EmbeddingsRequest::parse(br#"{"model":"emb","input":["a","b"],"dimensions":64,"encoding_format":"base64"}"#).unwrap();
+        let r = EmbeddingsRequest::parse(
+            br#"{"model":"emb","input":["a","b"],"dimensions":64,"encoding_format":"base64"}"#,
+        )
+        .unwrap();
         let v: Value = serde_json::from_str(&r.body("text-embedding-v4")).unwrap();
         assert_eq!(v["model"], "text-embedding-v4");
         assert_eq!(v["dimensions"], 64);

@@ -37,6 +37,9 @@ pub struct ResponsesRequest {
     tail: String,
     tools: ToolMap,
     echo: String,
+    /// `prompt_cache_key`, when a string: the client's name for the conversation, which keeps
+    /// it on one account like a session header does.
+    pub prompt_cache_key: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -274,12 +277,16 @@ pub fn parse(body: &[u8]) -> Result<ResponsesRequest, GatewayError> {
         service_tier: given(b.service_tier),
         user: given(b.user),
     });
+    let prompt_cache_key = b
+        .prompt_cache_key
+        .and_then(|r| serde_json::from_str::<String>(r.get()).ok());
     Ok(ResponsesRequest {
         model,
         stream,
         tail,
         tools: offered.map,
         echo,
+        prompt_cache_key,
     })
 }
 

@@ -121,6 +121,16 @@ impl StreamTranslator {
     pub fn usage(&self) -> Usage {
         self.state.usage.unwrap_or_default()
     }
+
+    /// `response.completed` (or `.incomplete`, `.failed`) has been written.
+    pub fn is_finished(&self) -> bool {
+        self.state.ended
+    }
+
+    /// Upstream has said how the answer ended: only its usage may still come.
+    pub fn answer_complete(&self) -> bool {
+        self.state.finish_reason.is_some()
+    }
 }
 
 /// A non-empty JSON string literal.

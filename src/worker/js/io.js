@@ -69,10 +69,13 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
   let wake = null;
   // One timer for the whole stream: it re-arms itself for whatever is left of the idle time, so
   // a chunk costs a clock read, not a timer.
+  let reading = false;
   const idle = new Promise((resolve) => { wake = resolve; });
+  // Upstream is silent only while a read of it is outstanding: time spent waiting for a slow
+  // client does not count.
   const arm = (ms) => {
     timer = setTimeout(() => {
-      const quiet = Date.now() - last;
+      const quiet = reading ? Date.now() - last : 0;
       if (quiet >= idleMs) wake('idle');
       else arm(idleMs - quiet);
     }, ms);
@@ -88,10 +91,14 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
   return new ReadableStream({
     async pull(controller) {
       let r;
+      last = Date.now();
+      reading = true;
       try {
         r = await Promise.race([reader.read(), idle]);
       } catch {
         return end(controller, failBytes);
+      } finally {
+        reading = false;
       }
       if (r === 'idle') return end(controller, idleBytes);
       if (r.done) {
@@ -102,7 +109,6 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
         }
         return controller.close();
       }
-      last = Date.now();
       controller.enqueue(swap ? swap.push(r.value) : r.value);
     },
     cancel(reason) {
@@ -164,5 +170,117 @@ function replacer(find, replacement) {
       carry = new Uint8Array(0);
       return c;
     },
+  };
+}
+
+/**
+ * The client's side of a committed upstream stream that needs translation: each upstream chunk is
+ * handed once to `pump` (a translator in WebAssembly) and what it returns goes to the client.
+ * `pump.finish()` when upstream ends, `pump.broke()` when it fails, `pump.idle()` after `idleMs`
+ * of upstream silence (then upstream is cancelled), `pump.ping()` whenever the client has had
+ * nothing for `pingMs` (0: never). The stream ends as soon as the translator says it is over.
+ * Returns {stream, ended}: `ended` resolves when the stream is over, however it ended.
+ */
+export function translateStream(body, idleMs, pingMs, pump, abort) {
+  const reader = body.getReader();
+  let last = Date.now();
+  let lastOut = last;
+  let pending = null;
+  let due = null;
+  let wake = null;
+  let woke = null;
+  let timer = null;
+  let over = false;
+  let resolveEnded;
+  const ended = new Promise((resolve) => { resolveEnded = resolve; });
+  const WAKE = {};
+  const rewake = () => { woke = new Promise((resolve) => { wake = () => resolve(WAKE); }); };
+  rewake();
+  // One timer re-arming itself for the nearest of the idle deadline and the next ping, so that a
+  // chunk costs two clock reads, not a timer.
+  // Upstream is silent only while a read of it is outstanding: time spent waiting for a slow
+  // client does not count.
+  const check = () => {
+    const now = Date.now();
+    const quiet = pending ? now - last : 0;
+    if (quiet >= idleMs) {
+      due = 'idle';
+      wake();
+      return;
+    }
+    let wait = idleMs - quiet;
+    if (pingMs > 0) {
+      const silent = now - lastOut;
+      if (silent >= pingMs) {
+        due = due ?? 'ping';
+        lastOut = now;
+        wake();
+        wait = Math.min(wait, pingMs);
+      } else {
+        wait = Math.min(wait, pingMs - silent);
+      }
+    }
+    timer = setTimeout(check, wait);
+  };
+  timer = setTimeout(check, pingMs > 0 ? Math.min(idleMs, pingMs) : idleMs);
+  const end = (controller, bytes) => {
+    over = true;
+    clearTimeout(timer);
+    if (bytes && bytes.length) controller.enqueue(bytes);
+    controller.close();
+    reader.cancel().catch(() => {});
+    abort?.abort();
+    pump.free();
+    resolveEnded();
+  };
+  return {
+    ended,
+    stream: new ReadableStream({
+      async pull(controller) {
+        for (;;) {
+          if (!pending) {
+            last = Date.now();
+            pending = reader.read();
+            pending.catch(() => {});
+          }
+          let r;
+          try {
+            r = await Promise.race([pending, woke]);
+          } catch {
+            return end(controller, pump.broke());
+          }
+          if (r === WAKE) {
+            const what = due;
+            due = null;
+            rewake();
+            if (what === 'idle') return end(controller, pump.idle());
+            const bytes = pump.ping();
+            if (bytes.length) {
+              controller.enqueue(bytes);
+              return;
+            }
+            continue;
+          }
+          pending = null;
+          if (r.done) return end(controller, pump.finish());
+          const out = pump.push(r.value);
+          if (pump.finished()) return end(controller, out);
+          if (out.length) {
+            lastOut = Date.now();
+            controller.enqueue(out);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        if (over) return;
+        over = true;
+        clearTimeout(timer);
+        reader.cancel(reason).catch(() => {});
+        abort?.abort();
+        pump.free();
+        resolveEnded();
+      },
+    }, { highWaterMark: 0 }),
   };
 }

@@ -1,0 +1,72 @@
+//! `POST /v1/messages` (Claude Code, the Anthropic SDKs) and `POST /v1/messages/count_tokens`.
+//! A message goes to an account's own Anthropic-compatible endpoint where it has one (the
+//! answer passes through, model renamed), and is translated to a chat call everywhere else; the
+//! failover loop may cross between the two, and the client always gets Anthropic's shape.
+
+use super::call_upstream;
+use crate::api::anthropic::request::{self, MAX_BODY_BYTES};
+use crate::api::anthropic::stream::StreamTranslator;
+use crate::api::anthropic::{count_tokens, response};
+use crate::api::calls::MessagesCall;
+use crate::api::Dialect;
+use crate::error::GatewayError;
+use crate::qwen::request::Endpoint;
+use crate::worker::ctx::Ctx;
+use crate::worker::fetch::answer_id;
+use crate::worker::upstream::Answer;
+use crate::worker::{body, respond, translate};
+use web_sys::{Request, Response};
+
+/// While upstream is silent (a model thinking), a `ping` event goes out this often, so that no
+/// proxy between gives up on the connection.
+const PING_MS: u64 = 10_000;
+
+pub async fn create(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
+    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let call = MessagesCall::new(request::parse(&bytes)?, &ctx.cfg.aliases);
+    drop(bytes);
+    let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
+    let asked = call.request.model.as_str();
+    let idle_ms = ctx.cfg.stream_idle_timeout_ms;
+    if answer.endpoint() == Endpoint::AnthropicMessages {
+        let rename =
+            (asked != call.upstream_model).then_some((call.upstream_model.as_str(), asked));
+        return Ok(respond::upstream_answer(
+            shown.as_ref(),
+            &answer,
+            Dialect::Anthropic,
+            idle_ms,
+            rename,
+        ));
+    }
+    let id = answer_id("msg_");
+    match answer {
+        Answer::Whole { exchange, body, .. } => {
+            let (message, _usage) = response::from_chat(&body.bytes.to_vec(), asked, &id)?;
+            Ok(respond::translated_json(
+                shown.as_ref(),
+                &exchange,
+                &message,
+            ))
+        }
+        Answer::Stream { exchange, body, .. } => {
+            let translator = Box::new(StreamTranslator::new(asked, &id));
+            let t = translate::translate(&body, translator, idle_ms, PING_MS, &exchange.abort);
+            Ok(respond::translated_stream(
+                shown.as_ref(),
+                &exchange,
+                &t.stream,
+            ))
+        }
+    }
+}
+
+/// Answered here, never upstream: an estimate (see `api::anthropic::count_tokens`).
+pub async fn count(req: &Request) -> Result<Response, GatewayError> {
+    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let tokens = count_tokens::count(&bytes)?;
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "input_tokens": tokens }),
+    ))
+}

@@ -1,0 +1,118 @@
+//! Streams that need translating: the runtime reads upstream and hands each chunk once to a
+//! [`StreamPump`] (one of the pure translators, `api::translate::StreamTranslate`), whose output
+//! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
+//! runtime (`js/io.js`, `translateStream`); only the bytes to translate enter WebAssembly.
+
+use crate::api::translate::StreamTranslate;
+use crate::usage::Usage;
+use js_sys::{Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, ReadableStream};
+
+#[wasm_bindgen(module = "/src/worker/js/io.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = translateStream)]
+    fn translate_stream_js(
+        body: &ReadableStream,
+        idle_ms: f64,
+        ping_ms: f64,
+        pump: StreamPump,
+        abort: &AbortController,
+    ) -> js_sys::Object;
+}
+
+type Shared = Rc<RefCell<Box<dyn StreamTranslate>>>;
+
+/// A translator as the runtime's stream reader sees it. Output is built in one buffer reused
+/// for every chunk.
+#[wasm_bindgen]
+pub struct StreamPump {
+    translator: Shared,
+    out: Vec<u8>,
+    idle_secs: u64,
+}
+
+#[wasm_bindgen]
+impl StreamPump {
+    /// The next upstream chunk; the client's bytes back.
+    pub fn push(&mut self, chunk: &[u8]) -> Uint8Array {
+        self.translator.borrow_mut().push(chunk, &mut self.out);
+        self.take()
+    }
+
+    pub fn finish(&mut self) -> Uint8Array {
+        self.translator.borrow_mut().finish(&mut self.out);
+        self.take()
+    }
+
+    pub fn broke(&mut self) -> Uint8Array {
+        self.translator.borrow_mut().broke(&mut self.out);
+        self.take()
+    }
+
+    pub fn idle(&mut self) -> Uint8Array {
+        self.translator
+            .borrow_mut()
+            .idle(self.idle_secs, &mut self.out);
+        self.take()
+    }
+
+    pub fn ping(&mut self) -> Uint8Array {
+        self.translator.borrow().ping(&mut self.out);
+        self.take()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.translator.borrow().is_finished()
+    }
+
+    fn take(&mut self) -> Uint8Array {
+        let bytes = Uint8Array::from(self.out.as_slice());
+        self.out.clear();
+        bytes
+    }
+}
+
+/// A translated stream for the client.
+pub struct Translated {
+    pub stream: ReadableStream,
+    /// Resolves when the stream is over, however it ended.
+    pub ended: Promise,
+    translator: Shared,
+}
+
+impl Translated {
+    /// The usage upstream reported, as far as the stream got.
+    pub fn usage(&self) -> Usage {
+        self.translator.borrow().usage()
+    }
+}
+
+/// `body` (upstream's committed stream) through `translator`. Upstream silent for `idle_ms`
+/// ends the stream (see `StreamTranslate::idle`) and cancels upstream through `abort`; with
+/// `ping_ms` > 0 the translator's keep-alive goes out whenever the client has had nothing
+/// for that long.
+pub fn translate(
+    body: &ReadableStream,
+    translator: Box<dyn StreamTranslate>,
+    idle_ms: u64,
+    ping_ms: u64,
+    abort: &AbortController,
+) -> Translated {
+    let shared: Shared = Rc::new(RefCell::new(translator));
+    let pump = StreamPump {
+        translator: shared.clone(),
+        out: Vec::with_capacity(4096),
+        idle_secs: idle_ms.div_ceil(1000),
+    };
+    let r = translate_stream_js(body, idle_ms as f64, ping_ms as f64, pump, abort);
+    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
+    Translated {
+        stream: get("stream").unchecked_into(),
+        ended: get("ended").unchecked_into(),
+        translator: shared,
+    }
+}
