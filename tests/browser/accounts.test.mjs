@@ -27,7 +27,7 @@ async function keyAccount(id, kind, extra = {}) {
 
 before(async () => {
   browser = await launch();
-  s = await startStack({ chunkDelayMs: 1, vars: { FIRST_BYTE_TIMEOUT_MS: '1500' } });
+  s = await startStack({ dashboard: true, chunkDelayMs: 1, vars: { FIRST_BYTE_TIMEOUT_MS: '1500' } });
   await s.addAccount('fine');
   await s.addAccount('stale', { expires_in: -60 });
   for (const id of ['cool', 'spent', 'gone', 'ended']) await s.addAccount(id);

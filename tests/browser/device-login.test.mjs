@@ -11,7 +11,7 @@ let browser;
 let s;
 before(async () => {
   browser = await launch();
-  s = await startStack({ chunkDelayMs: 1 });
+  s = await startStack({ dashboard: true, chunkDelayMs: 1 });
   await s.addAccount('first');
 });
 after(async () => {

@@ -32,7 +32,7 @@ function needs(t, ...apis) {
 
 before(async () => {
   browser = await launch();
-  s = await startStack({ chunkDelayMs: 1 });
+  s = await startStack({ dashboard: true, chunkDelayMs: 1 });
   await s.addAccount('u1');
   await s.addAccount('u2');
   for (const api of ['keys', 'usage']) {

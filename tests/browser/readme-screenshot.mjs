@@ -9,7 +9,7 @@ import { startStack, chat, ROOT } from '../harness.mjs';
 import { launch, signedIn, accountRow } from './browser.mjs';
 
 const out = path.resolve(process.argv[2] ?? path.join(ROOT, 'docs/dashboard.png'));
-const s = await startStack({ chunkDelayMs: 1 });
+const s = await startStack({ dashboard: true, chunkDelayMs: 1 });
 const browser = await launch();
 try {
   for (const id of ['alice', 'bob', 'carol', 'dave']) await s.addAccount(id);

@@ -15,7 +15,7 @@ after(() => browser?.close());
 describe('sign-in', () => {
   let s;
   before(async () => {
-    s = await startStack({ chunkDelayMs: 1 });
+    s = await startStack({ dashboard: true, chunkDelayMs: 1 });
     await s.addAccount('a1');
   });
   after(() => s.close());
@@ -70,7 +70,7 @@ describe('sign-in', () => {
 
 describe('admin disabled', () => {
   let s;
-  before(async () => { s = await startStack({ chunkDelayMs: 1, vars: { ADMIN_SECRET_KEY: undefined } }); });
+  before(async () => { s = await startStack({ dashboard: true, chunkDelayMs: 1, vars: { ADMIN_SECRET_KEY: undefined } }); });
   after(() => s.close());
 
   test('the page says so and how to turn it on, without a sign-in form', async () => {
@@ -88,7 +88,7 @@ describe('admin disabled', () => {
 describe('the page and its assets', () => {
   let s;
   before(async () => {
-    s = await startStack({ chunkDelayMs: 1 });
+    s = await startStack({ dashboard: true, chunkDelayMs: 1 });
     await s.addAccount('a1');
   });
   after(() => s.close());

@@ -14,7 +14,7 @@ let browser;
 let s;
 before(async () => {
   browser = await launch();
-  s = await startStack({ chunkDelayMs: 1 });
+  s = await startStack({ dashboard: true, chunkDelayMs: 1 });
   await s.addAccount('victim');
   await s.addAccount('buried');
 });
