@@ -129,15 +129,19 @@ impl Aliases {
     /// `qwen-oauth:` / `qwen:` prefixes some proxies put on model ids are dropped.
     pub fn defaults(default_model: &str) -> Aliases {
         Aliases::from_pairs(
-            [
-                ("claude-*", default_model),
-                ("gpt-*", default_model),
-                ("qwen-oauth:*", "*"),
-                ("qwen:*", "*"),
-            ]
-            .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned())),
+            Self::default_pairs(default_model)
+                .iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned())),
         )
+    }
+
+    fn default_pairs(default_model: &str) -> [(&'static str, &str); 4] {
+        [
+            ("claude-*", default_model),
+            ("gpt-*", default_model),
+            ("qwen-oauth:*", "*"),
+            ("qwen:*", "*"),
+        ]
     }
 
     fn from_pairs(pairs: impl Iterator<Item = (String, String)>) -> Aliases {
@@ -152,9 +156,9 @@ impl Aliases {
         a
     }
 
-    /// `MODEL_ALIASES`: a JSON object of name (or `prefix*`) → model id. The `qwen-oauth:` and
-    /// `qwen:` prefix rules stay unless it names them.
-    pub fn parse(json: &str) -> Result<Aliases, String> {
+    /// `MODEL_ALIASES`: a JSON object of name (or `prefix*`) → model id, added to the defaults
+    /// (a default it names again is replaced; a more specific name wins over a default prefix).
+    pub fn parse(json: &str, default_model: &str) -> Result<Aliases, String> {
         let v: Value = serde_json::from_str(json).map_err(|_| {
             "MODEL_ALIASES must be a JSON object such as {\"claude-*\": \"qwen3-coder-plus\"}"
                 .to_owned()
@@ -170,7 +174,7 @@ impl Aliases {
                 .ok_or_else(|| format!("MODEL_ALIASES['{k}'] must be a model id (a string)"))?;
             pairs.push((k.clone(), to.trim().to_owned()));
         }
-        for (from, to) in [("qwen-oauth:*", "*"), ("qwen:*", "*")] {
+        for (from, to) in Self::default_pairs(default_model) {
             if !obj.contains_key(from) {
                 pairs.push((from.to_owned(), to.to_owned()));
             }
@@ -239,6 +243,7 @@ mod tests {
     fn aliases_exact_then_longest_prefix() {
         let a = Aliases::parse(
             r#"{"claude-*":"qwen3-coder-plus","claude-opus-*":"qwen3.8-max","gpt-5-codex":"qwen3-coder-next"}"#,
+            "qwen3-coder-flash",
         )
         .unwrap();
         assert_eq!(
@@ -256,6 +261,21 @@ mod tests {
         );
         assert_eq!(a.resolve("qwen3-coder-plus"), None);
         assert_eq!(a.names().collect::<Vec<_>>(), ["gpt-5-codex"]);
+        // The defaults it does not name still hold.
+        assert_eq!(a.resolve("gpt-4.1").as_deref(), Some("qwen3-coder-flash"));
+        let only_haiku = Aliases::parse(
+            r#"{"claude-haiku-*":"qwen3-coder-flash"}"#,
+            "qwen3-coder-plus",
+        )
+        .unwrap();
+        assert_eq!(
+            only_haiku.resolve("claude-haiku-4-5").as_deref(),
+            Some("qwen3-coder-flash")
+        );
+        assert_eq!(
+            only_haiku.resolve("claude-opus-5-5").as_deref(),
+            Some("qwen3-coder-plus")
+        );
         let d = Aliases::defaults("qwen3-coder-plus");
         assert_eq!(
             d.resolve("claude-haiku-4-5").as_deref(),
@@ -263,7 +283,7 @@ mod tests {
         );
         assert_eq!(d.resolve("gpt-5").as_deref(), Some("qwen3-coder-plus"));
         for bad in ["[]", "{\"a\":5}", "nope"] {
-            assert!(Aliases::parse(bad).is_err(), "{bad}");
+            assert!(Aliases::parse(bad, "m").is_err(), "{bad}");
         }
     }
 

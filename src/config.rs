@@ -42,6 +42,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "15",
         "how long an isolate trusts its copy of the pool state",
     ),
+    (
+        "MODEL_ALIASES",
+        "{}",
+        "model aliases added to the defaults (claude-* and gpt-* to DEFAULT_MODEL, qwen-oauth: and qwen: prefixes dropped): a JSON object of name or prefix* to model id",
+    ),
 ];
 
 /// Secrets: name and meaning.
@@ -144,9 +149,9 @@ impl Config {
             "a whole number of seconds (0 to 3600)",
         );
         let num = |v: String| v.parse::<u64>().unwrap_or(0);
-        let aliases = match get("MODEL_ALIASES") {
+        let aliases = match get("MODEL_ALIASES").filter(|j| j != default_of("MODEL_ALIASES")) {
             None => Aliases::defaults(&default_model),
-            Some(json) => Aliases::parse(&json).unwrap_or_else(|message| {
+            Some(json) => Aliases::parse(&json, &default_model).unwrap_or_else(|message| {
                 problems.push(ConfigProblem {
                     name: "MODEL_ALIASES",
                     message: format!("{message}; using the default aliases"),

@@ -38,6 +38,11 @@ pub struct IsolateCache {
     /// Pinned ids looked up in KV and not found, with when: asked again within a second, they
     /// are refused without another KV read.
     pub unknown_pins: HashMap<String, u64>,
+    /// State changes this isolate made and has not yet seen written, by write: a read of KV in
+    /// the meantime gets them applied again, so that the isolate never forgets what it learnt.
+    pub pending: Vec<(u64, crate::accounts::pool::StateChange)>,
+    /// The number of the last write started.
+    pub writes: u64,
 }
 
 thread_local! {

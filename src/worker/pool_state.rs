@@ -79,7 +79,7 @@ pub async fn current(kv: &Kv, cfg: &Config, now_ms: u64) -> Result<PoolState, St
 /// Reads the pool state from KV now, and the credentials of every account the isolate does not
 /// hold yet.
 pub async fn reload(kv: &Kv, cfg: &Config, now_ms: u64) -> Result<PoolState, StoreError> {
-    let state = store::read_pool(kv, cfg.secret_creds.is_some()).await?;
+    let mut state = store::read_pool(kv, cfg.secret_creds.is_some()).await?;
     // Dead accounts' credentials are read again: new ones (a new login, another isolate's
     // refresh) bring the account back.
     for (id, st) in &state.status {
@@ -88,6 +88,10 @@ pub async fn reload(kv: &Kv, cfg: &Config, now_ms: u64) -> Result<PoolState, Sto
         }
     }
     cache::with(|c| {
+        // What this isolate learnt and has not seen written yet still holds.
+        for (_, change) in &c.pending {
+            change.apply_to(&mut state, now_ms);
+        }
         c.pool = Some(CachedPool {
             state: state.clone(),
             loaded_at: now_ms,
@@ -145,26 +149,39 @@ pub async fn write(
     if changes.is_empty() {
         return Ok(());
     }
+    let token = cache::with(|c| {
+        c.writes += 1;
+        let token = c.writes;
+        c.pending
+            .extend(changes.iter().cloned().map(|ch| (token, ch)));
+        token
+    });
     let written = match pool_writer::send(env, &changes, now_ms).await {
-        Some(Ok(w)) => w,
+        Some(Ok(w)) => Ok(w),
         other => {
             if let Some(Err(e)) = other {
                 worker::console_error!("pool writer: {e}; writing from this isolate");
             }
-            write_here(kv, &changes, now_ms).await?
+            write_here(kv, &changes, now_ms).await
         }
     };
     cache::with(|c| {
-        if let Some(p) = c.pool.as_mut() {
-            if let Some(failed) = written.failed {
-                p.state.failed = failed;
-            }
-            if let Some(status) = written.status {
-                p.state.status = status;
-            }
+        c.pending.retain(|(t, _)| *t != token);
+        let (Ok(written), Some(p)) = (&written, c.pool.as_mut()) else {
+            return;
+        };
+        if let Some(failed) = &written.failed {
+            p.state.failed = failed.clone();
+        }
+        if let Some(status) = &written.status {
+            p.state.status = status.clone();
+        }
+        // Other requests' changes still on their way to KV.
+        for (_, change) in &c.pending {
+            change.apply_to(&mut p.state, now_ms);
         }
     });
-    Ok(())
+    written.map(|_| ())
 }
 
 /// The write itself, under this isolate's lock on each key it touches.

@@ -139,7 +139,10 @@ describe('local accounts', () => {
 });
 
 describe('KV through wrangler (setup:*)', () => {
-  const kv = (...args) => tool([...args, '--local', '--persist-to', kvDir, '--dir', local()]);
+  const kv = (...args) => {
+    const opts = typeof args.at(-1) === 'object' ? args.pop() : {};
+    return tool([...args, '--local', '--persist-to', kvDir, '--dir', local()], opts);
+  };
   const wranglerGet = async (key) => {
     const { stdout } = await execFileP('bash', ['-c', `source scripts/env.sh && wrangler kv key get --local --persist-to '${kvDir}' --binding QWEN_TOKEN_CACHE '${key}' --text`], { cwd: ROOT });
     return stdout.trim() === 'Value not found' ? null : stdout;
@@ -172,11 +175,35 @@ describe('KV through wrangler (setup:*)', () => {
     assert.equal(JSON.parse(await wranglerGet('ACCOUNT:imp')).refresh_token, 'r-import');
   });
 
+  test('a key of a kind in one command: checked by the Worker\'s rules, saved and deployed', async () => {
+    const key = 'sk-0123456789abcdef0123456789abcdef';
+    let r = await kv('key', 'ds1', 'dashscope', '--region', 'intl', '--deploy', { env: { QWEN_API_KEY: key } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\(dashscope\)/);
+    const stored = JSON.parse(await wranglerGet('ACCOUNT:ds1'));
+    assert.deepEqual(stored, { kind: 'dashscope', api_key: key, region: 'intl' });
+    assert.ok(JSON.parse(await wranglerGet('ACCOUNTS')).includes('ds1'));
+    assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key), 'the key is never printed');
+    r = await kv('health');
+    assert.match(r.stdout, /ds1\s+healthy\s+dashscope/);
+    r = await kv('key', 'cp1', 'coding_plan', '--region', 'intl', { env: { QWEN_API_KEY: key } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /sk-sp-/);
+    assert.match(r.stderr, /nothing was saved/);
+    r = await kv('key', 'cp1', 'coding_plan', '--region', 'intl', { env: { QWEN_API_KEY: 'sk-sp-0123456789abcdef' } });
+    assert.equal(r.code, 0, r.stderr);
+    r = await kv('key', 'x1', 'martian', { env: { QWEN_API_KEY: key } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /kind/);
+    r = await kv('list');
+    assert.match(r.stdout, /cp1\s+coding_plan/);
+  });
+
   test('remove-kv takes the account out of the index and KV', async () => {
     let r = await kv('remove-kv', 'k1');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await wranglerGet('ACCOUNT:k1'), null);
-    assert.deepEqual(JSON.parse(await wranglerGet('ACCOUNTS')).sort(), ['imp', 'ok1']);
+    assert.deepEqual(JSON.parse(await wranglerGet('ACCOUNTS')).sort(), ['ds1', 'imp', 'ok1']);
     r = await kv('remove-kv', 'k1');
     assert.match(r.stderr, /no account 'k1'/);
   });

@@ -9,7 +9,12 @@ usage: qwen-accounts <command> [args] [options]
 local accounts (.qwen/):
   login <id>               log in with the OAuth device flow (QR code, browser) and save the account
   import <id> [path]       take qwen-code's credentials (default ~/.qwen/oauth_creds.json)
-  key <id> <base_url>      an API-key account; the key comes from QWEN_API_KEY or standard input
+  key <id> <kind> [--region R] [--base-url URL] [--anthropic-base-url URL] [--workspace W] [--deploy]
+                           an API key of a kind: dashscope (--region cn|intl|us|hk), token_plan,
+                           coding_plan (--region cn|intl), openai_compatible (--base-url); the key
+                           comes from QWEN_API_KEY or standard input, never the command line;
+                           --deploy stores it in KV at once (with --local: wrangler dev's)
+  key <id> <base_url>      a legacy api_key record with its OpenAI-compatible base
   list                     local accounts, validity and time left
   remove <id>              delete a local account
 
@@ -26,6 +31,17 @@ secrets:
 options: --local  --persist-to DIR  --config wrangler.toml  --dir .qwen  --oauth-base URL  --no-browser
          --poll-ms MS (the device flow's first poll interval)";
 
+/// The settings of an API-key account given on the command line.
+#[derive(Default)]
+pub struct KeyOptions {
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    pub anthropic_base_url: Option<String>,
+    pub workspace: Option<String>,
+    /// Store it in KV right after saving it locally.
+    pub deploy: bool,
+}
+
 pub struct Options {
     pub args: Vec<String>,
     pub local: bool,
@@ -37,6 +53,7 @@ pub struct Options {
     pub oauth_base: String,
     /// Overrides the server's poll interval (for slow links, and tests).
     pub poll_ms: Option<u64>,
+    pub key: KeyOptions,
 }
 
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -51,6 +68,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         oauth_base: std::env::var("QWEN_OAUTH_BASE_URL")
             .unwrap_or_else(|_| DEFAULT_OAUTH_BASE_URL.into()),
         poll_ms: None,
+        key: KeyOptions::default(),
     };
     let mut it = args;
     while let Some(a) = it.next() {
@@ -63,6 +81,13 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             "--config" => o.config = Some(value("--config")?),
             "--dir" => o.dir = PathBuf::from(value("--dir")?),
             "--oauth-base" => o.oauth_base = value("--oauth-base")?,
+            "--region" => o.key.region = Some(value("--region")?),
+            "--base-url" => o.key.base_url = Some(value("--base-url")?),
+            "--anthropic-base-url" => {
+                o.key.anthropic_base_url = Some(value("--anthropic-base-url")?)
+            }
+            "--workspace" => o.key.workspace = Some(value("--workspace")?),
+            "--deploy" => o.key.deploy = true,
             "--poll-ms" => {
                 let v = value("--poll-ms")?;
                 o.poll_ms = Some(

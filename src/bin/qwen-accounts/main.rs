@@ -52,7 +52,7 @@ fn run(o: &Options) -> Result<(), String> {
     match o.args.first().map(String::as_str) {
         Some("login") => login::login(o, arg(1, "<id>")?, now_ms),
         Some("import") => import(o, arg(1, "<id>")?, o.args.get(2).map(String::as_str)),
-        Some("key") => api_key(o, arg(1, "<id>")?, arg(2, "<base_url>")?),
+        Some("key") => api_key(o, arg(1, "<id>")?, arg(2, "<kind> or <base_url>")?),
         Some("list") => list(o),
         Some("remove") => {
             for p in local::remove(&o.dir, arg(1, "<id>")?)? {
@@ -121,9 +121,29 @@ fn home_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "no home directory".into())
 }
 
-fn api_key(o: &Options, id: &str, base_url: &str) -> Result<(), String> {
-    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-        return Err(format!("base URL '{base_url}' must start with https:// (e.g. https://dashscope-intl.aliyuncs.com/compatible-mode/v1)"));
+/// An API-key account: `kind_or_base` names a kind (its settings from the options), or is the
+/// base URL of a legacy `api_key` record. The record is checked by the Worker's own rules.
+fn api_key(o: &Options, id: &str, kind_or_base: &str) -> Result<(), String> {
+    let mut record = serde_json::Map::new();
+    if kind_or_base.contains("://") {
+        if !(kind_or_base.starts_with("https://") || kind_or_base.starts_with("http://")) {
+            return Err(format!("base URL '{kind_or_base}' must start with https:// (e.g. https://dashscope-intl.aliyuncs.com/compatible-mode/v1)"));
+        }
+        record.insert("kind".into(), "api_key".into());
+        record.insert("base_url".into(), kind_or_base.into());
+    } else {
+        record.insert("kind".into(), kind_or_base.into());
+    }
+    let k = &o.key;
+    for (name, value) in [
+        ("region", &k.region),
+        ("base_url", &k.base_url),
+        ("anthropic_base_url", &k.anthropic_base_url),
+        ("workspace", &k.workspace),
+    ] {
+        if let Some(v) = value {
+            record.insert(name.into(), v.as_str().into());
+        }
     }
     let key = match std::env::var("QWEN_API_KEY") {
         Ok(k) if !k.trim().is_empty() => k,
@@ -134,11 +154,15 @@ fn api_key(o: &Options, id: &str, base_url: &str) -> Result<(), String> {
             "no API key given (set QWEN_API_KEY or type it when asked); nothing was saved".into(),
         );
     }
-    let json = serde_json::json!({"kind": "api_key", "api_key": key.trim(), "base_url": base_url});
-    let creds =
-        Credentials::parse(&json.to_string()).map_err(|e| format!("{e}; nothing was saved"))?;
+    record.insert("api_key".into(), key.trim().into());
+    let creds = Credentials::parse(&serde_json::Value::Object(record).to_string())
+        .map_err(|e| format!("{e}; nothing was saved"))?;
     let path = local::save(&o.dir, id, &creds)?;
-    println!("saved {}\nnext: npm run setup:deploy {id}", path.display());
+    println!("saved {} ({})", path.display(), creds.kind().name());
+    if k.deploy {
+        return deploy::deploy(o, &WranglerKv::new(o)?, id, now_ms());
+    }
+    println!("next: npm run setup:deploy {id}");
     Ok(())
 }
 
@@ -156,11 +180,7 @@ fn list(o: &Options) -> Result<(), String> {
     for (id, creds) in all {
         match creds {
             Ok(c) => {
-                let kind = if matches!(c, Credentials::OAuth(_)) {
-                    "oauth"
-                } else {
-                    "api_key"
-                };
+                let kind = c.kind().name();
                 let (state, left) = describe(&c, now);
                 println!("{id:<24} {kind:<9} {state:<9} {left}");
             }
