@@ -18,6 +18,7 @@ pub mod catalogue;
 pub mod config;
 pub mod error;
 pub mod kv_layout;
+pub mod ledger;
 pub mod qwen;
 pub mod raw_json;
 pub mod store;

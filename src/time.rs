@@ -38,6 +38,113 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// `YYYY-MM` of a UTC instant (the month a budget counts in).
+pub fn utc_month(now_ms: u64) -> String {
+    let (y, m, _) = civil_from_days((now_ms / DAY_MS) as i64);
+    format!("{y:04}-{m:02}")
+}
+
+/// The first day (`YYYY-MM-01`) of the UTC month of `now_ms`.
+pub fn utc_month_start(now_ms: u64) -> String {
+    format!("{}-01", utc_month(now_ms))
+}
+
+/// The next UTC midnight after `now_ms`.
+pub fn next_utc_midnight(now_ms: u64) -> u64 {
+    now_ms + ms_until_utc_midnight(now_ms)
+}
+
+/// 00:00 UTC on the first day of the month after `now_ms`'s.
+pub fn next_utc_month(now_ms: u64) -> u64 {
+    let (y, m, _) = civil_from_days((now_ms / DAY_MS) as i64);
+    let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (days_from_civil(y, m, 1) as u64) * DAY_MS
+}
+
+/// An instant as RFC 3339 in UTC, to the second: `2026-11-26T12:00:00Z`.
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// An RFC 3339 date-time (`2026-12-31T23:59:59Z`, fractions and `±HH:MM` offsets allowed) or a
+/// plain date (`2026-12-31`, its midnight UTC) as epoch milliseconds; `None` when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = match t.find(['T', 't', ' ']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let mut parts = date.split('-');
+    let (y, mo, d) = (
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+        num(parts.next()?)?,
+    );
+    if parts.next().is_some()
+        || date.len() != 10
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    if civil_from_days(days) != (y, mo, d) {
+        return None;
+    }
+    let mut ms = days * DAY_MS as i64;
+    if let Some(rest) = rest {
+        let (clock, offset_ms) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+            (c, 0)
+        } else {
+            let i = rest.rfind(['+', '-'])?;
+            let (c, off) = rest.split_at(i);
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = off[1..].split_once(':')?;
+            let (oh, om) = (num(oh)?, num(om)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            (c, sign * (oh * 3_600_000 + om * 60_000))
+        };
+        let (hms, frac) = match clock.split_once('.') {
+            Some((h, f)) => (h, Some(f)),
+            None => (clock, None),
+        };
+        let mut hms = hms.split(':');
+        let (h, mi, s) = (num(hms.next()?)?, num(hms.next()?)?, num(hms.next()?)?);
+        if hms.next().is_some() || h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        let frac_ms = match frac {
+            Some(f) => {
+                let digits = num(f)?;
+                let len = f.len() as u32;
+                if len >= 3 {
+                    digits / 10_i64.pow(len - 3)
+                } else {
+                    digits * 10_i64.pow(3 - len)
+                }
+            }
+            None => 0,
+        };
+        ms += h * 3_600_000 + mi * 60_000 + s * 1000 + frac_ms - offset_ms;
+    }
+    u64::try_from(ms).ok()
+}
+
 const HOUR_MS: u64 = 3_600_000;
 /// China Standard Time, where Model Studio's plan windows turn.
 const UTC8_MS: u64 = 8 * HOUR_MS;
@@ -78,6 +185,36 @@ pub fn next_month_day_utc8(now_ms: u64, day: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_both_ways() {
+        let noon = parse_rfc3339("2026-11-26T12:00:00Z").unwrap();
+        assert_eq!(rfc3339(noon), "2026-11-26T12:00:00Z");
+        assert_eq!(parse_rfc3339("2026-11-26T13:30:00+01:30"), Some(noon));
+        assert_eq!(parse_rfc3339("2026-11-26T12:00:00.250Z"), Some(noon + 250));
+        assert_eq!(parse_rfc3339("2026-11-26"), Some(noon - 12 * 3_600_000));
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-11-26T25:00:00Z",
+            "tomorrow",
+            "2026-11-26T12:00Z",
+            "2026-1-2",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(utc_month(noon), "2026-11");
+        assert_eq!(utc_month_start(noon), "2026-11-01");
+        assert_eq!(rfc3339(next_utc_month(noon)), "2026-12-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(next_utc_month(
+                parse_rfc3339("2026-12-31T23:59:59Z").unwrap()
+            )),
+            "2027-01-01T00:00:00Z"
+        );
+        assert_eq!(rfc3339(next_utc_midnight(noon)), "2026-11-27T00:00:00Z");
+    }
 
     #[test]
     fn utc_dates() {

@@ -1,10 +1,11 @@
 //! Token usage as upstream reports it, in one shape for every dialect: read from an OpenAI-style
 //! `usage` object (a JSON answer, or the last events of a stream).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Tokens of one answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Prompt tokens, cached ones included.
     pub input_tokens: u64,
@@ -28,6 +29,44 @@ impl Usage {
             cached_tokens: n("/prompt_tokens_details/cached_tokens"),
             reasoning_tokens: n("/completion_tokens_details/reasoning_tokens"),
         })
+    }
+
+    /// From an Anthropic `usage` object: `input_tokens` (those not read from the cache),
+    /// `cache_read_input_tokens`, `cache_creation_input_tokens`, `output_tokens`. `None` when
+    /// it is not such an object.
+    pub fn from_anthropic(usage: &Value) -> Option<Usage> {
+        let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+        if usage.get("input_tokens").is_none() && usage.get("output_tokens").is_none() {
+            return None;
+        }
+        let cached = n("cache_read_input_tokens");
+        Some(Usage {
+            input_tokens: n("input_tokens") + cached + n("cache_creation_input_tokens"),
+            output_tokens: n("output_tokens"),
+            cached_tokens: cached,
+            reasoning_tokens: 0,
+        })
+    }
+
+    /// From whichever shape `usage` has (OpenAI chat and completions, Anthropic, embeddings'
+    /// `prompt_tokens` only).
+    pub fn from_any(usage: &Value) -> Option<Usage> {
+        Usage::from_openai(usage).or_else(|| Usage::from_anthropic(usage))
+    }
+
+    /// Each field the larger of the two (an Anthropic stream reports input at its start and
+    /// output at its end).
+    pub fn max(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.max(other.input_tokens),
+            output_tokens: self.output_tokens.max(other.output_tokens),
+            cached_tokens: self.cached_tokens.max(other.cached_tokens),
+            reasoning_tokens: self.reasoning_tokens.max(other.reasoning_tokens),
+        }
+    }
+
+    pub fn tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens
     }
 }
 
@@ -53,5 +92,22 @@ mod tests {
         let u = Usage::from_openai(&json!({"prompt_tokens": 3, "completion_tokens": 1})).unwrap();
         assert_eq!((u.cached_tokens, u.reasoning_tokens), (0, 0));
         assert_eq!(Usage::from_openai(&json!({"input_tokens": 3})), None);
+    }
+
+    #[test]
+    fn anthropic_usage_counts_cached_input_in_the_input() {
+        let u = Usage::from_any(&json!({"input_tokens": 3, "cache_read_input_tokens": 8, "cache_creation_input_tokens": 0, "output_tokens": 4}))
+            .unwrap();
+        assert_eq!(
+            (u.input_tokens, u.cached_tokens, u.output_tokens),
+            (11, 8, 4)
+        );
+        assert_eq!(
+            Usage::from_any(&json!({"prompt_tokens": 7, "total_tokens": 7}))
+                .unwrap()
+                .input_tokens,
+            7
+        );
+        assert_eq!(Usage::from_any(&json!({"x": 1})), None);
     }
 }

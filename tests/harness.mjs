@@ -86,7 +86,7 @@ export function workerOptions(bindings, persistDir, { dashboard = false } = {}) 
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ['QWEN_TOKEN_CACHE'],
     kvPersist: persistDir ?? false,
-    durableObjects: { POOL_WRITER: 'PoolWriter' },
+    durableObjects: { POOL_WRITER: 'PoolWriter', LEDGER: { className: 'Ledger', useSQLite: true } },
     durableObjectsPersist: persistDir ?? false,
     // The admin dashboard, as wrangler.toml's [assets] serves it: the Worker first for every path.
     ...(dashboard ? {

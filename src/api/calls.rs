@@ -36,6 +36,10 @@ impl MessagesCall {
 }
 
 impl UpstreamCall for MessagesCall {
+    fn asked_model(&self) -> &str {
+        &self.request.model
+    }
+
     fn upstream_model(&self) -> &str {
         &self.upstream_model
     }
@@ -94,6 +98,10 @@ impl ResponsesCall {
 }
 
 impl UpstreamCall for ResponsesCall {
+    fn asked_model(&self) -> &str {
+        &self.request.model
+    }
+
     fn upstream_model(&self) -> &str {
         &self.upstream_model
     }
@@ -130,6 +138,10 @@ impl CompletionsCall {
 }
 
 impl UpstreamCall for CompletionsCall {
+    fn asked_model(&self) -> &str {
+        &self.request.model
+    }
+
     fn upstream_model(&self) -> &str {
         &self.upstream_model
     }
@@ -175,6 +187,10 @@ impl EmbeddingsCall {
 }
 
 impl UpstreamCall for EmbeddingsCall {
+    fn asked_model(&self) -> &str {
+        &self.request.model
+    }
+
     fn upstream_model(&self) -> &str {
         &self.upstream_model
     }

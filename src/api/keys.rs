@@ -23,6 +23,11 @@ impl KeyId {
         KeyId(digest[..5].iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// The id of a named key (created through the admin API; `ledger::keys`).
+    pub fn named(id: &str) -> KeyId {
+        KeyId(id.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -33,8 +38,10 @@ impl KeyId {
 pub enum Caller {
     /// No client key is configured: anyone may call, and nobody is known.
     Public,
-    /// Holds one of the client keys.
+    /// Holds one of the client keys from the secrets (no limits).
     Client(KeyId),
+    /// Holds a named key, with its limits (`ledger::keys`).
+    Named(KeyId),
     /// Holds the admin key.
     Admin,
 }
@@ -43,7 +50,7 @@ impl Caller {
     pub fn audience(&self) -> Audience {
         match self {
             Caller::Public => Audience::Public,
-            Caller::Client(_) => Audience::Client,
+            Caller::Client(_) | Caller::Named(_) => Audience::Client,
             Caller::Admin => Audience::Admin,
         }
     }
@@ -55,7 +62,7 @@ impl Caller {
 
     pub fn key_id(&self) -> Option<&KeyId> {
         match self {
-            Caller::Client(id) => Some(id),
+            Caller::Client(id) | Caller::Named(id) => Some(id),
             _ => None,
         }
     }
@@ -73,7 +80,7 @@ impl ClientKeys {
         ClientKeys { keys: all }
     }
 
-    /// No key configured: the API is public.
+    /// No key configured in the secrets: the API is public (unless named keys exist).
     pub fn is_public(&self) -> bool {
         self.keys.is_empty()
     }
@@ -144,6 +151,19 @@ pub fn identify(
 /// Is `presented` the admin key? (The admin routes accept nothing else.)
 pub fn is_admin(admin_key: Option<&str>, presented: Option<&str>) -> bool {
     matches!((admin_key, presented), (Some(a), Some(p)) if constant_time_eq(a, p))
+}
+
+impl Caller {
+    /// The name usage and logs give the caller: a key's id (`env-<hash>` for keys from the
+    /// secrets), `admin` or `public`. Never a secret.
+    pub fn usage_name(&self) -> String {
+        match self {
+            Caller::Public => "public".into(),
+            Caller::Admin => "admin".into(),
+            Caller::Client(id) => format!("env-{}", id.as_str()),
+            Caller::Named(id) => id.as_str().to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub enum Dialect {
 /// What a client request becomes, whatever its dialect: one upstream call, written for each
 /// account the failover loop tries.
 pub trait UpstreamCall {
+    /// The model as the client named it.
+    fn asked_model(&self) -> &str;
     /// The model it asks upstream for (aliases resolved).
     fn upstream_model(&self) -> &str;
     /// Where this account is sent it, or `None` when this account cannot serve it.

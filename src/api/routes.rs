@@ -37,6 +37,12 @@ pub enum Endpoint {
     AdminResetAccount,
     AdminLoginStart,
     AdminLoginPoll,
+    AdminCreateKey,
+    AdminListKeys,
+    AdminGetKey,
+    AdminUpdateKey,
+    AdminRevokeKey,
+    AdminUsage,
     /// The admin dashboard's page (it signs in with the admin key itself).
     DashboardPage,
     /// One of the dashboard's content-hashed files.
@@ -135,6 +141,12 @@ pub static ROUTES: &[Route] = &[
         Admin,
         AdminLoginPoll,
     ),
+    route(&["POST"], "/admin/keys", Admin, AdminCreateKey),
+    route(&["GET"], "/admin/keys", Admin, AdminListKeys),
+    route(&["GET"], "/admin/keys/:id", Admin, AdminGetKey),
+    route(&["PATCH"], "/admin/keys/:id", Admin, AdminUpdateKey),
+    route(&["DELETE"], "/admin/keys/:id", Admin, AdminRevokeKey),
+    route(&["GET"], "/admin/usage", Admin, AdminUsage),
     // The dashboard: open, since the page and its files hold nothing secret; every call it
     // makes to the routes above carries the admin key.
     route(&["GET"], "/admin", Open, DashboardPage),

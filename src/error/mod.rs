@@ -92,6 +92,21 @@ pub enum GatewayError {
     Unauthorized,
     /// Missing or wrong admin key (401).
     AdminUnauthorized,
+    /// A named client key that has expired or been revoked (401).
+    KeyInactive { id: String, why: &'static str },
+    /// A named client key used for a model it may not use (403).
+    ModelNotAllowed { model: String, allowed: Vec<String> },
+    /// A named client key over its requests per minute (429).
+    KeyRateLimited { limit: u64, retry_after_secs: u64 },
+    /// A named client key's token budget is spent until `resets_at_ms` (429).
+    BudgetSpent {
+        budget: &'static str,
+        limit: u64,
+        resets_at_ms: u64,
+        retry_after_secs: u64,
+    },
+    /// No such client key (admin API) (404).
+    UnknownKey { id: String },
     /// ADMIN_SECRET_KEY is not set, so the admin API is off (404 keeps it invisible).
     AdminDisabled,
     /// No such route (404).
@@ -133,10 +148,14 @@ impl GatewayError {
             InvalidRequest { .. } => Category::InvalidRequest,
             PayloadTooLarge { .. } => Category::TooLarge,
             UnsupportedMediaType => Category::UnsupportedMediaType,
-            Unauthorized | AdminUnauthorized => Category::Authentication,
-            AdminDisabled | NotFound { .. } | UnknownAccount { .. } | ModelNotFound { .. } => {
-                Category::NotFound
-            }
+            Unauthorized | AdminUnauthorized | KeyInactive { .. } => Category::Authentication,
+            ModelNotAllowed { .. } => Category::Permission,
+            KeyRateLimited { .. } | BudgetSpent { .. } => Category::RateLimited,
+            AdminDisabled
+            | NotFound { .. }
+            | UnknownAccount { .. }
+            | ModelNotFound { .. }
+            | UnknownKey { .. } => Category::NotFound,
             MethodNotAllowed { .. } => Category::MethodNotAllowed,
             UpstreamClient { status, .. } => match status {
                 401 => Category::Authentication,
@@ -200,6 +219,11 @@ impl GatewayError {
             UnsupportedMediaType => "unsupported_media_type",
             Unauthorized => "invalid_api_key",
             AdminUnauthorized => "invalid_admin_key",
+            KeyInactive { .. } => "invalid_api_key",
+            ModelNotAllowed { .. } => "model_not_allowed",
+            KeyRateLimited { .. } => "rate_limit_exceeded",
+            BudgetSpent { .. } => "budget_exceeded",
+            UnknownKey { .. } => "key_not_found",
             AdminDisabled => "admin_disabled",
             NotFound { .. } => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
@@ -231,7 +255,9 @@ impl GatewayError {
     pub fn param(&self) -> Option<&str> {
         match self {
             GatewayError::InvalidRequest { param, .. } => param.as_deref(),
-            GatewayError::ModelNotFound { .. } => Some("model"),
+            GatewayError::ModelNotFound { .. } | GatewayError::ModelNotAllowed { .. } => {
+                Some("model")
+            }
             _ => None,
         }
     }
@@ -243,6 +269,12 @@ impl GatewayError {
             GatewayError::NoAccountAvailable {
                 retry_after_secs, ..
             } => *retry_after_secs,
+            GatewayError::KeyRateLimited {
+                retry_after_secs, ..
+            }
+            | GatewayError::BudgetSpent {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -282,6 +314,19 @@ impl GatewayError {
             Unauthorized => "Invalid or missing API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.".into(),
             AdminUnauthorized => "Invalid or missing admin key. Send ADMIN_SECRET_KEY as 'Authorization: Bearer <key>'.".into(),
             AdminDisabled => "The admin API is disabled: set the ADMIN_SECRET_KEY secret to enable it.".into(),
+            KeyInactive { id, why } => format!("The API key '{id}' {why}; ask the gateway's admin for a new one."),
+            ModelNotAllowed { model, allowed } => format!(
+                "This API key may not use the model '{model}'; it may use: {}.",
+                allowed.join(", ")
+            ),
+            KeyRateLimited { limit, retry_after_secs } => format!(
+                "This API key is limited to {limit} requests per minute; try again in {retry_after_secs} s."
+            ),
+            BudgetSpent { budget, limit, resets_at_ms, .. } => format!(
+                "This API key's budget {budget} ({limit} tokens) is spent; it resets at {}.",
+                crate::time::rfc3339(*resets_at_ms)
+            ),
+            UnknownKey { id } => format!("No client key with id '{id}'."),
             NotFound { path } => format!("Unknown route '{path}'. See GET / for the routes this gateway serves."),
             MethodNotAllowed { method, allowed } => format!("Method {method} is not allowed here; use {allowed}."),
             UnknownAccount { id } => format!("No account with id '{id}'."),

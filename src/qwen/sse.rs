@@ -65,6 +65,23 @@ impl FirstEvent {
     }
 }
 
+impl FirstEvent {
+    /// The usage the first event reports, when it has one (an Anthropic `message_start` holds
+    /// the input tokens, which the end of the stream does not repeat).
+    pub fn usage(&self) -> Option<crate::usage::Usage> {
+        let end = find_event_end(&self.buf, 0)?;
+        let event = std::str::from_utf8(&self.buf[..end]).ok()?;
+        if !event.contains("\"usage\"") {
+            return None;
+        }
+        let data = event.lines().find_map(|l| l.strip_prefix("data:"))?;
+        let v: serde_json::Value = serde_json::from_str(data.trim()).ok()?;
+        v.pointer("/message/usage")
+            .or_else(|| v.get("usage"))
+            .and_then(crate::usage::Usage::from_any)
+    }
+}
+
 /// Examines one complete event.
 fn inspect(event: &[u8]) -> StreamStart {
     let event = String::from_utf8_lossy(event);
@@ -325,6 +342,17 @@ mod tests {
         assert_eq!(whole(b"data: {\"id\":\"x\"}\n"), StreamStart::NeedMore);
         assert_eq!(whole(b"data: {\"id\":\"x\"}\n\ndata: {"), StreamStart::Data);
         assert_eq!(whole(b"data: {\"id\":\"x\"}\r\n\r\n"), StreamStart::Data);
+    }
+
+    #[test]
+    fn the_first_event_tells_its_usage() {
+        let mut fe = FirstEvent::default();
+        fe.push(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":30,\"output_tokens\":1}}}\n\n");
+        let u = fe.usage().unwrap();
+        assert_eq!((u.input_tokens, u.cached_tokens), (42, 30));
+        let mut chat = FirstEvent::default();
+        chat.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n");
+        assert_eq!(chat.usage(), None);
     }
 
     #[test]

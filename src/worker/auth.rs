@@ -1,22 +1,35 @@
 //! Who is calling, established once per request from its headers, and who may pin an account.
 
+use super::clients;
+use super::fetch::now_ms;
 use crate::accounts::id::AccountId;
 use crate::api::keys::{self, presented_key, Caller};
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::ledger::keys::id_in;
 use web_sys::Request;
+use worker::Env;
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// The caller of an API route: the admin, a client key holder, or anyone on a public API.
-pub fn api_caller(req: &Request, cfg: &Config) -> Result<Caller, GatewayError> {
+/// The caller of an API route: the admin, a holder of a key from the secrets or of a named key,
+/// or anyone on a public API (one with no key in its secrets and no named key).
+pub async fn api_caller(req: &Request, cfg: &Config, env: &Env) -> Result<Caller, GatewayError> {
     let auth = header(req, "authorization");
     let xkey = header(req, "x-api-key");
     let key = presented_key(auth.as_deref(), xkey.as_deref());
-    keys::identify(&cfg.client_keys, cfg.admin_key.as_deref(), key)
-        .ok_or(GatewayError::Unauthorized)
+    if let Some(k) = key.filter(|k| id_in(k).is_some()) {
+        return clients::identify(env, k, now_ms()).await.map(Caller::Named);
+    }
+    match keys::identify(&cfg.client_keys, cfg.admin_key.as_deref(), key) {
+        Some(Caller::Public) if clients::any_keys(env, now_ms()).await => {
+            Err(GatewayError::Unauthorized)
+        }
+        Some(caller) => Ok(caller),
+        None => Err(GatewayError::Unauthorized),
+    }
 }
 
 /// The caller of an admin route: only the admin key opens it (also as `x-admin-key`).

@@ -1,12 +1,13 @@
 //! What a handler gets: the settings, who is calling, the KV namespace, and a way to keep work
 //! running after the answer is sent (`waitUntil`). Cheap to clone into such work.
 
+use super::accounting::Note;
 use super::kv::Kv;
 use crate::api::keys::Caller;
 use crate::api::Audience;
 use crate::config::Config;
 use crate::error::GatewayError;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use worker::{Context, Env};
 
@@ -55,23 +56,37 @@ pub struct Ctx {
     pub caller: Caller,
     /// The calling client's own User-Agent (forwarded to Coding Plan accounts, and only there).
     pub user_agent: Option<String>,
+    /// This request's id (`x-request-id` on its answer, and in its log line).
+    pub request_id: Rc<str>,
+    pub started_ms: u64,
+    /// The route's path pattern, for the log line.
+    pub route_name: &'static str,
+    /// What the request comes to, filled by the handler (`accounting`).
+    pub note: Rc<RefCell<Note>>,
     context: Rc<Context>,
     kv: OnceCell<Kv>,
 }
 
+/// Who and what a request is, known before its handler runs.
+pub struct Arrival {
+    pub caller: Caller,
+    pub user_agent: Option<String>,
+    pub request_id: Rc<str>,
+    pub started_ms: u64,
+    pub route_name: &'static str,
+}
+
 impl Ctx {
-    pub fn new(
-        env: Env,
-        cfg: Rc<Config>,
-        caller: Caller,
-        user_agent: Option<String>,
-        context: Rc<Context>,
-    ) -> Ctx {
+    pub fn new(env: Env, cfg: Rc<Config>, arrival: Arrival, context: Rc<Context>) -> Ctx {
         Ctx {
             env,
             cfg,
-            caller,
-            user_agent,
+            caller: arrival.caller,
+            user_agent: arrival.user_agent,
+            request_id: arrival.request_id,
+            started_ms: arrival.started_ms,
+            route_name: arrival.route_name,
+            note: Rc::new(RefCell::new(Note::default())),
             context,
             kv: OnceCell::new(),
         }

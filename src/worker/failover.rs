@@ -63,9 +63,15 @@ pub async fn run(
             plan.next(pool, creds, now, js_sys::Math::random(), &eligible)
         });
         let Some(id) = next else { break };
+        ctx.note.borrow_mut().attempts += 1;
         match upstream::attempt(ctx, &id, call, deadlines).await {
             Ok(answer) => {
                 write_later(ctx, changes);
+                let mut note = ctx.note.borrow_mut();
+                note.account = Some(id.to_string());
+                note.upstream_status = Some(answer.status());
+                note.first_byte_ms = Some(now_ms().saturating_sub(ctx.started_ms));
+                drop(note);
                 return Ok((id, answer));
             }
             Err(AttemptError::FailOver(failure)) => {

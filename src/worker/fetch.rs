@@ -31,13 +31,31 @@ extern "C" {
         abort: &AbortController,
         find: Option<Uint8Array>,
         replacement: Option<Uint8Array>,
-    ) -> ReadableStream;
+        drop_usage: bool,
+    ) -> js_sys::Object;
+
+    #[wasm_bindgen(js_name = usageIn)]
+    fn usage_in_js(bytes: &Uint8Array) -> Option<String>;
+}
+
+/// The text of the last `usage` object in a JSON answer or a stream's tail, found in the
+/// runtime (only that object enters WebAssembly).
+pub fn usage_in(bytes: &Uint8Array) -> Option<String> {
+    usage_in_js(bytes)
+}
+
+/// A guarded stream for the client, and a promise of the usage upstream reported in it (the
+/// text of a `usage` object, or null), resolved when the stream is over.
+pub struct Guarded {
+    pub stream: ReadableStream,
+    pub ended: js_sys::Promise,
 }
 
 /// The client's side of a committed stream: passed on chunk by chunk in the runtime, ended with
 /// `idle` (an error event) after `idle_ms` of upstream silence or with `fail` when upstream breaks,
 /// upstream then cancelled. With `swap`, every occurrence of its first text is replaced by its
-/// second (still in the runtime).
+/// second (still in the runtime); with `drop_usage`, the usage-only chunk the client did not ask
+/// for is kept from it.
 pub fn guard_stream(
     body: &ReadableStream,
     idle_ms: u64,
@@ -45,7 +63,8 @@ pub fn guard_stream(
     fail: &[u8],
     abort: &AbortController,
     swap: Option<(&str, &str)>,
-) -> ReadableStream {
+    drop_usage: bool,
+) -> Guarded {
     let idle = Uint8Array::from(idle);
     let fail = Uint8Array::from(fail);
     let (find, replacement) = match swap {
@@ -55,7 +74,21 @@ pub fn guard_stream(
         ),
         None => (None, None),
     };
-    guard_stream_js(body, idle_ms as f64, &idle, &fail, abort, find, replacement)
+    let r = guard_stream_js(
+        body,
+        idle_ms as f64,
+        &idle,
+        &fail,
+        abort,
+        find,
+        replacement,
+        drop_usage,
+    );
+    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    Guarded {
+        stream: get("stream").unchecked_into(),
+        ended: get("ended").unchecked_into(),
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -268,8 +301,9 @@ pub fn answer_id(prefix: &str) -> String {
 
 /// The start of a streamed answer, read until its first complete SSE event.
 pub enum StreamHead {
-    /// The first event is normal: the client gets `stream`, the whole answer from its first byte.
-    Started(ReadableStream),
+    /// The first event is normal: the client gets `stream`, the whole answer from its first
+    /// byte; the usage the first event reports comes with it.
+    Started(ReadableStream, Option<crate::usage::Usage>),
     /// The first event is an error object.
     ErrorEvent(String),
     /// Upstream closed before a complete event.
@@ -324,7 +358,7 @@ pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHe
     };
     match head {
         None => Ok(StreamHead::Ended),
-        Some(StreamStart::Data) => Ok(StreamHead::Started(client)),
+        Some(StreamStart::Data) => Ok(StreamHead::Started(client, first.usage())),
         Some(other) => {
             let _ = client.cancel();
             ex.abort.abort();

@@ -1,15 +1,18 @@
 //! The Worker (wasm32 only): it sequences I/O around the pure modules. A request goes through
 //! [`fetch`]: the route table, the caller once, one handler, and an error in the route's dialect.
 
+mod accounting;
 mod accounts;
 mod auth;
 mod body;
 mod cache;
+mod clients;
 mod ctx;
 mod failover;
 mod fetch;
 mod handlers;
 mod kv;
+mod ledger;
 mod pool_state;
 mod pool_writer;
 mod refresh;
@@ -36,13 +39,20 @@ async fn fetch(
     env: Env,
     context: Context,
 ) -> worker::Result<web_sys::Response> {
+    let started_ms = fetch::now_ms();
+    let request_id: Rc<str> = fetch::request_id().into();
     let cfg = ctx::config(&env);
     let method = req.method();
     let url = req.url();
     let path = path_of(&url);
     if method == "OPTIONS" {
-        return Ok(respond::preflight());
+        return Ok(respond::stamped(respond::preflight(), &request_id));
     }
+    let early = |e: &GatewayError, dialect: Dialect, audience: Audience| {
+        let resp = respond::stamped(failed(e, dialect, audience), &request_id);
+        accounting::log_refused(&request_id, path, resp.status(), started_ms);
+        resp
+    };
     let (route, params) = match routes::find(&method, path) {
         Match::Found(route, params) => (route, params),
         Match::WrongMethod {
@@ -52,9 +62,9 @@ async fn fetch(
         } => {
             let e = GatewayError::MethodNotAllowed { method, allowed };
             // Who may learn that a route exists is decided before the method is looked at.
-            return Ok(match authenticate(&req, &cfg, access) {
-                Ok(caller) => failed(&e, dialect, caller.audience()),
-                Err(auth) => failed(&auth, dialect, Audience::Public),
+            return Ok(match authenticate(&req, &cfg, &env, access).await {
+                Ok(caller) => early(&e, dialect, caller.audience()),
+                Err(auth) => early(&auth, dialect, Audience::Public),
             });
         }
         Match::NotFound => {
@@ -67,22 +77,36 @@ async fn fetch(
             } else {
                 Access::Open
             };
-            return Ok(match authenticate(&req, &cfg, access) {
-                Ok(caller) => failed(&e, Dialect::OpenAI, caller.audience()),
-                Err(auth) => failed(&auth, Dialect::OpenAI, Audience::Public),
+            return Ok(match authenticate(&req, &cfg, &env, access).await {
+                Ok(caller) => early(&e, Dialect::OpenAI, caller.audience()),
+                Err(auth) => early(&auth, Dialect::OpenAI, Audience::Public),
             });
         }
     };
-    let caller = match authenticate(&req, &cfg, route.access) {
+    let caller = match authenticate(&req, &cfg, &env, route.access).await {
         Ok(c) => c,
-        Err(e) => return Ok(failed(&e, route.dialect, Audience::Public)),
+        Err(e) => return Ok(early(&e, route.dialect, Audience::Public)),
     };
-    let user_agent = req.headers().get("user-agent").ok().flatten();
-    let ctx = Ctx::new(env, cfg, caller, user_agent, Rc::new(context));
-    match handlers::serve(&ctx, route.endpoint, req, &params).await {
-        Ok(resp) => Ok(resp),
-        Err(e) => Ok(failed(&e, route.dialect, ctx.audience())),
-    }
+    let arrival = ctx::Arrival {
+        caller,
+        user_agent: req.headers().get("user-agent").ok().flatten(),
+        request_id: request_id.clone(),
+        started_ms,
+        route_name: route.path,
+    };
+    let ctx = Ctx::new(env, cfg, arrival, Rc::new(context));
+    let resp = match handlers::serve(&ctx, route.endpoint, req, &params).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            if let GatewayError::UpstreamClient { status, .. } = &e {
+                ctx.note.borrow_mut().upstream_status = Some(*status);
+            }
+            failed(&e, route.dialect, ctx.audience())
+        }
+    };
+    let resp = respond::stamped(resp, &request_id);
+    accounting::close(&ctx, resp.status());
+    Ok(resp)
 }
 
 /// The path of a request URL, without its query.
@@ -95,14 +119,15 @@ fn path_of(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
-fn authenticate(
+async fn authenticate(
     req: &web_sys::Request,
     cfg: &crate::config::Config,
+    env: &Env,
     access: Access,
 ) -> Result<Caller, GatewayError> {
     match access {
         Access::Open => Ok(Caller::Public),
-        Access::Api => auth::api_caller(req, cfg),
+        Access::Api => auth::api_caller(req, cfg, env).await,
         Access::Admin => auth::admin_caller(req, cfg),
     }
 }

@@ -3,6 +3,7 @@
 //! or read whole) is handed to the client as a runtime object, so its bytes never enter
 //! WebAssembly.
 
+use super::accounting::{parse_usage, UsageSource};
 use super::fetch;
 use super::upstream::Answer;
 use crate::accounts::id::AccountId;
@@ -16,7 +17,7 @@ use web_sys::{Headers, ReadableStream, Response, ResponseInit};
 
 const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "authorization, content-type, x-api-key, x-qwen-account";
-const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, retry-after";
+const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, x-upstream-request-id, retry-after";
 
 /// Headers every answer carries.
 pub fn headers(content_type: &str) -> Headers {
@@ -26,6 +27,17 @@ pub fn headers(content_type: &str) -> Headers {
     let _ = h.set("access-control-allow-origin", "*");
     let _ = h.set("access-control-expose-headers", CORS_EXPOSE);
     h
+}
+
+/// The request's id and the security headers, on whatever answer a request gets: nothing
+/// is sniffed as another type, no referrer leaves, no page of ours is framed.
+pub fn stamped(resp: Response, request_id: &str) -> Response {
+    let h = resp.headers();
+    let _ = h.set("x-request-id", request_id);
+    let _ = h.set("x-content-type-options", "nosniff");
+    let _ = h.set("referrer-policy", "no-referrer");
+    let _ = h.set("x-frame-options", "DENY");
+    resp
 }
 
 fn init(status: u16, headers: &Headers) -> ResponseInit {
@@ -116,10 +128,13 @@ fn answer_headers(
         let _ = h.set("cache-control", "no-cache");
         let _ = h.set("x-accel-buffering", "no");
     }
-    for name in ["x-request-id", "x-dashscope-request-id"] {
-        if let Some(v) = exchange.header(name) {
-            let _ = h.set(name, &v);
-        }
+    // Upstream's own request id, for support tickets with the provider (ours is x-request-id).
+    if let Some(v) = exchange
+        .header("x-dashscope-request-id")
+        .or_else(|| exchange.header("x-request-id"))
+        .or_else(|| exchange.header("request-id"))
+    {
+        let _ = h.set("x-upstream-request-id", &v);
     }
     if let Some(id) = account {
         let _ = h.set("x-qwen-account", id.as_str());
@@ -145,14 +160,17 @@ fn stream_end_events(dialect: Dialect, idle_ms: u64) -> (Vec<u8>, Vec<u8>) {
 
 /// Upstream's answer for the client as it came: its status, content type and request ids, and
 /// the body, with the model named as the client asked. A stream ends with an error event in
-/// `dialect` if upstream goes silent for `idle_ms` or breaks.
+/// `dialect` if upstream goes silent for `idle_ms` or breaks; with `drop_usage`, the usage
+/// chunk the client did not ask for is kept from it. Also where the answer's usage comes from
+/// (found in the runtime: the body never enters WebAssembly for it).
 pub fn upstream_answer(
     account: Option<&AccountId>,
     answer: &Answer,
     dialect: Dialect,
     idle_ms: u64,
     rename: Rename,
-) -> Response {
+    drop_usage: bool,
+) -> (Response, UsageSource) {
     let (exchange, streamed) = match answer {
         Answer::Whole { exchange, .. } => (exchange, false),
         Answer::Stream { exchange, .. } => (exchange, true),
@@ -168,15 +186,26 @@ pub fn upstream_answer(
     let h = answer_headers(account, exchange, &content_type, streamed);
     let status = exchange.status();
     match answer {
-        Answer::Whole { body, .. } => match rename {
-            Some((_, asked)) => match renamed(&body.bytes.to_vec(), asked) {
-                Some(json) => Response::new_with_opt_str_and_init(Some(&json), &init(status, &h))
-                    .unwrap_or_else(|_| last_resort()),
+        Answer::Whole { body, .. } => {
+            let usage = parse_usage(fetch::usage_in(&body.bytes).as_deref());
+            let resp = match rename {
+                Some((_, asked)) => match renamed(&body.bytes.to_vec(), asked) {
+                    Some(json) => {
+                        Response::new_with_opt_str_and_init(Some(&json), &init(status, &h))
+                            .unwrap_or_else(|_| last_resort())
+                    }
+                    None => bytes(status, &h, &body.bytes),
+                },
                 None => bytes(status, &h, &body.bytes),
-            },
-            None => bytes(status, &h, &body.bytes),
-        },
-        Answer::Stream { body, exchange, .. } => {
+            };
+            (resp, usage.map_or(UsageSource::None, UsageSource::Known))
+        }
+        Answer::Stream {
+            body,
+            exchange,
+            head_usage,
+            ..
+        } => {
             let (idle, fail) = stream_end_events(dialect, idle_ms);
             let swap = rename.map(|(upstream, asked)| {
                 (
@@ -191,8 +220,23 @@ pub fn upstream_answer(
                 &fail,
                 &exchange.abort,
                 swap.as_ref().map(|(f, r)| (f.as_str(), r.as_str())),
+                drop_usage,
             );
-            stream(status, &h, &guarded)
+            let head = *head_usage;
+            let read = move |v: JsValue| {
+                let tail = parse_usage(v.as_string().as_deref());
+                match (head, tail) {
+                    (Some(h), Some(t)) => h.max(t),
+                    (h, t) => h.or(t).unwrap_or_default(),
+                }
+            };
+            (
+                stream(status, &h, &guarded.stream),
+                UsageSource::Later {
+                    ended: guarded.ended,
+                    read: Box::new(read),
+                },
+            )
         }
     }
 }

@@ -3,6 +3,7 @@
 //! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
 //! runtime (`js/io.js`, `translateStream`); only the bytes to translate enter WebAssembly.
 
+use super::accounting::UsageSource;
 use crate::api::translate::StreamTranslate;
 use crate::usage::Usage;
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -78,16 +79,25 @@ impl StreamPump {
 
 /// A translated stream for the client.
 pub struct Translated {
-    pub stream: ReadableStream,
+    stream: ReadableStream,
     /// Resolves when the stream is over, however it ended.
-    pub ended: Promise,
+    ended: Promise,
     translator: Shared,
 }
 
 impl Translated {
-    /// The usage upstream reported, as far as the stream got.
-    pub fn usage(&self) -> Usage {
-        self.translator.borrow().usage()
+    /// The stream for the client, and its usage once it is over (what upstream reported, as
+    /// far as the stream got).
+    pub fn split(self) -> (ReadableStream, UsageSource) {
+        let translator = self.translator;
+        let read = move |_: wasm_bindgen::JsValue| -> Usage { translator.borrow().usage() };
+        (
+            self.stream,
+            UsageSource::Later {
+                ended: self.ended,
+                read: Box::new(read),
+            },
+        )
     }
 }
 

@@ -65,10 +65,19 @@ pub enum Answer {
         exchange: Exchange,
         body: ReadableStream,
         endpoint: Endpoint,
+        /// What the first event said of usage (Anthropic's input tokens).
+        head_usage: Option<crate::usage::Usage>,
     },
 }
 
 impl Answer {
+    /// Upstream's status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Answer::Whole { exchange, .. } | Answer::Stream { exchange, .. } => exchange.status(),
+        }
+    }
+
     /// The upstream endpoint that answered (which decides how the answer is translated).
     pub fn endpoint(&self) -> Endpoint {
         match self {
@@ -219,10 +228,11 @@ async fn send(
         .await
         .map_err(Failure::unavailable)?;
     match head {
-        StreamHead::Started(body) => Ok(Sent::Answer(Answer::Stream {
+        StreamHead::Started(body, head_usage) => Ok(Sent::Answer(Answer::Stream {
             exchange: ex,
             body,
             endpoint,
+            head_usage,
         })),
         StreamHead::Ended => Err(Failure::unavailable("stream ended before any event").into()),
         StreamHead::TooLong => Err(Failure::unavailable(format!(

@@ -29,8 +29,8 @@ before(async () => {
     host: '127.0.0.1',
     port: 0,
     workers: [
-      { ...common, name: 'a', routes: ['a.test/*'], durableObjects: { POOL_WRITER: 'PoolWriter' } },
-      { ...common, name: 'b', routes: ['b.test/*'], durableObjects: { POOL_WRITER: { className: 'PoolWriter', scriptName: 'a' } } },
+      { ...common, name: 'a', routes: ['a.test/*'], durableObjects: { POOL_WRITER: 'PoolWriter', LEDGER: { className: 'Ledger', useSQLite: true } } },
+      { ...common, name: 'b', routes: ['b.test/*'], durableObjects: { POOL_WRITER: { className: 'PoolWriter', scriptName: 'a' }, LEDGER: { className: 'Ledger', scriptName: 'a', useSQLite: true } } },
     ],
   });
   await mf.ready;

@@ -17,6 +17,7 @@ use crate::qwen::request::Endpoint;
 use crate::raw_json::{parse_body, RawObject};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// Largest request body accepted (bytes). A body is held several times while it is handled (the
 /// runtime's bytes, WebAssembly's copy, the parsed values, the rewritten body, the string handed
@@ -46,6 +47,8 @@ pub struct ChatRequest {
     pub upstream_model: String,
     pub stream: bool,
     model_given: bool,
+    /// The client asked for the usage chunk of a stream (`stream_options.include_usage`).
+    client_usage: bool,
 }
 
 impl ChatRequest {
@@ -154,6 +157,11 @@ impl ChatRequest {
         }
         let model_given = model.is_some();
         let model = model.unwrap_or_else(|| default_model.to_owned());
+        let client_usage = top
+            .get("stream_options")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+            .unwrap_or(false);
         Ok(ChatRequest {
             top,
             messages,
@@ -162,6 +170,7 @@ impl ChatRequest {
             model,
             stream,
             model_given,
+            client_usage,
         })
     }
 
@@ -172,9 +181,16 @@ impl ChatRequest {
         }
     }
 
+    /// A streamed call whose client did not ask for the usage chunk: upstream is asked for it
+    /// anyway (usage is accounted for every request), and the gateway takes it out of the
+    /// client's stream.
+    pub fn hides_usage(&self) -> bool {
+        self.stream && !self.client_usage
+    }
+
     /// The body to send upstream for an account of this kind: the upstream model, what the
-    /// account's kind and the model need (`qwen::normalize`), and for OAuth accounts text parts
-    /// as one string.
+    /// account's kind and the model need (`qwen::normalize`), for OAuth accounts text parts as
+    /// one string, and for streams the usage chunk asked for.
     pub fn body_for(&self, kind: AccountKind) -> String {
         let flatten = kind == AccountKind::Oauth && !self.flattenable.is_empty();
         let mut out = String::with_capacity(self.top.len_hint() + 64);
@@ -197,25 +213,49 @@ impl ChatRequest {
         });
         let model_json = serde_json::to_string(&self.upstream_model).unwrap_or_default();
         let edits = normalize::edits(&self.top, kind, &self.upstream_model);
+        let usage_options = self.hides_usage().then(|| {
+            let mut options = self
+                .top
+                .get("stream_options")
+                .and_then(|raw| {
+                    serde_json::from_str::<serde_json::Map<String, Value>>(raw.get()).ok()
+                })
+                .unwrap_or_default();
+            options.insert("include_usage".into(), Value::Bool(true));
+            Value::Object(options).to_string()
+        });
         self.top.write_edited(&mut out, &edits, &|k| match k {
             "messages" => messages_json.clone(),
             "model" => Some(model_json.clone()),
+            "stream_options" => usage_options.clone(),
             _ => None,
         });
-        if !self.model_given {
+        let mut append = |key: &str, value: &str| {
             out.pop();
-            if !self.top.0.is_empty() {
+            if out.len() > 1 {
                 out.push(',');
             }
-            out.push_str("\"model\":");
-            out.push_str(&model_json);
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            out.push_str(value);
             out.push('}');
+        };
+        if !self.model_given {
+            append("model", &model_json);
+        }
+        if let (Some(options), None) = (&usage_options, self.top.get("stream_options")) {
+            append("stream_options", options);
         }
         out
     }
 }
 
 impl UpstreamCall for ChatRequest {
+    fn asked_model(&self) -> &str {
+        &self.model
+    }
+
     fn upstream_model(&self) -> &str {
         &self.upstream_model
     }
@@ -256,10 +296,35 @@ fn text_of_parts(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
     fn parse(s: &str) -> Result<ChatRequest, GatewayError> {
         ChatRequest::parse(s.as_bytes(), "qwen3-coder-plus")
+    }
+
+    #[test]
+    fn a_stream_always_asks_for_usage_and_says_when_the_client_did_not() {
+        let r = parse(r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            .unwrap();
+        assert!(r.hides_usage());
+        let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
+        assert_eq!(
+            out["stream_options"],
+            serde_json::json!({"include_usage": true})
+        );
+        let r = parse(r#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert!(r.hides_usage());
+        let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
+        assert_eq!(
+            out["stream_options"],
+            serde_json::json!({"include_usage": true, "x": 1})
+        );
+        let r = parse(r#"{"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert!(!r.hides_usage());
+        let r = parse(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        assert!(!r.hides_usage());
+        let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
+        assert!(out.get("stream_options").is_none());
+        assert_eq!(out["model"], "qwen3-coder-plus");
     }
 
     #[test]

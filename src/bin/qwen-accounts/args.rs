@@ -28,8 +28,30 @@ KV (binding QWEN_TOKEN_CACHE, through wrangler; add --local for wrangler dev's l
 secrets:
   secrets                  set OPENAI_API_KEYS and ADMIN_SECRET_KEY with `wrangler secret put`
 
+client keys and usage, through the admin API of the Worker at --url (or QWEN_WORKER_URL;
+default http://127.0.0.1:8787) with the admin key from ADMIN_SECRET_KEY:
+  keys                     every key, its limits and spend
+  key-create <name> [--models a,b] [--expires-at T] [--rpm N] [--tokens-per-day N] [--tokens-per-month N]
+                           a new key, printed this once
+  key-update <id> [same options; 'none' clears a limit, --expires-at never clears the expiry]
+  key-revoke <id>
+  usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by key|model|account|day]
+
 options: --local  --persist-to DIR  --config wrangler.toml  --dir .qwen  --oauth-base URL  --no-browser
          --poll-ms MS (the device flow's first poll interval)";
+
+/// Options of the client-key and usage commands.
+#[derive(Default)]
+pub struct ReportOptions {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub group_by: Option<String>,
+    pub models: Option<String>,
+    pub expires_at: Option<String>,
+    pub rpm: Option<String>,
+    pub tokens_per_day: Option<String>,
+    pub tokens_per_month: Option<String>,
+}
 
 /// The settings of an API-key account given on the command line.
 #[derive(Default)]
@@ -54,6 +76,9 @@ pub struct Options {
     /// Overrides the server's poll interval (for slow links, and tests).
     pub poll_ms: Option<u64>,
     pub key: KeyOptions,
+    /// The Worker's URL for the admin-API commands.
+    pub url: Option<String>,
+    pub report: ReportOptions,
 }
 
 pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -69,6 +94,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             .unwrap_or_else(|_| DEFAULT_OAUTH_BASE_URL.into()),
         poll_ms: None,
         key: KeyOptions::default(),
+        url: None,
+        report: ReportOptions::default(),
     };
     let mut it = args;
     while let Some(a) = it.next() {
@@ -88,6 +115,15 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
             }
             "--workspace" => o.key.workspace = Some(value("--workspace")?),
             "--deploy" => o.key.deploy = true,
+            "--url" => o.url = Some(value("--url")?),
+            "--from" => o.report.from = Some(value("--from")?),
+            "--to" => o.report.to = Some(value("--to")?),
+            "--group-by" => o.report.group_by = Some(value("--group-by")?),
+            "--models" => o.report.models = Some(value("--models")?),
+            "--expires-at" => o.report.expires_at = Some(value("--expires-at")?),
+            "--rpm" => o.report.rpm = Some(value("--rpm")?),
+            "--tokens-per-day" => o.report.tokens_per_day = Some(value("--tokens-per-day")?),
+            "--tokens-per-month" => o.report.tokens_per_month = Some(value("--tokens-per-month")?),
             "--poll-ms" => {
                 let v = value("--poll-ms")?;
                 o.poll_ms = Some(

@@ -4,6 +4,7 @@
 //! The OAuth protocol and its device flow, the credential records and the storage procedures are
 //! the crate's own modules, shared with the Worker; KV is reached through wrangler.
 
+mod admin_api;
 mod args;
 mod deploy;
 mod http;
@@ -66,6 +67,11 @@ fn run(o: &Options) -> Result<(), String> {
         Some("remove-kv") => deploy::remove_kv(&WranglerKv::new(o)?, arg(1, "<id>")?, now_ms()),
         Some("health") => deploy::health(&WranglerKv::new(o)?, now_ms()),
         Some("secrets") => secrets::secrets(o),
+        Some("keys") => admin_api::list(o),
+        Some("key-create") => admin_api::create(o, arg(1, "<name>")?),
+        Some("key-update") => admin_api::update(o, arg(1, "<key id>")?),
+        Some("key-revoke") => admin_api::revoke(o, arg(1, "<key id>")?),
+        Some("usage") => admin_api::usage(o),
         Some("help") | None => {
             println!("{}", args::USAGE);
             Ok(())

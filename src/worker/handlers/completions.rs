@@ -2,7 +2,7 @@
 //! /v1/embeddings`: passed to an account's own endpoint for them, or (completions without a
 //! suffix) translated onto a chat call.
 
-use super::call_upstream;
+use super::{call_upstream, passed_through, translated};
 use crate::api::calls::{CompletionsCall, EmbeddingsCall};
 use crate::api::openai::chat::MAX_BODY_BYTES;
 use crate::api::openai::completions::{self, CompletionRequest, StreamTranslator};
@@ -10,59 +10,52 @@ use crate::api::openai::embeddings::EmbeddingsRequest;
 use crate::api::Dialect;
 use crate::error::GatewayError;
 use crate::qwen::request::Endpoint;
+use crate::worker::accounting::UsageSource;
+use crate::worker::body;
 use crate::worker::ctx::Ctx;
-use crate::worker::upstream::Answer;
-use crate::worker::{body, respond, translate};
 use web_sys::{Request, Response};
 
-pub async fn text(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
+pub async fn text(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
     let bytes = body::read(req, MAX_BODY_BYTES).await?;
     let request = CompletionRequest::parse(&bytes, &ctx.cfg.default_model)?;
     drop(bytes);
     let call = CompletionsCall::new(request, &ctx.cfg.aliases);
     let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
     let asked = call.request.model.as_str();
-    let idle_ms = ctx.cfg.stream_idle_timeout_ms;
     if answer.endpoint() == Endpoint::Completions {
-        let rename =
-            (asked != call.upstream_model).then_some((call.upstream_model.as_str(), asked));
-        return Ok(respond::upstream_answer(
+        let models = (asked, call.upstream_model.as_str());
+        return Ok(passed_through(
+            ctx,
             shown.as_ref(),
             &answer,
             Dialect::OpenAI,
-            idle_ms,
-            rename,
+            models,
+            false,
         ));
     }
-    match answer {
-        Answer::Whole { exchange, body, .. } => {
-            let (text, _usage) = completions::from_chat(&body.bytes.to_vec(), asked)?;
-            Ok(respond::translated_json(shown.as_ref(), &exchange, &text))
-        }
-        Answer::Stream { exchange, body, .. } => {
-            let translator = Box::new(StreamTranslator::new(asked, call.request.include_usage));
-            let t = translate::translate(&body, translator, idle_ms, 0, &exchange.abort);
-            Ok(respond::translated_stream(
-                shown.as_ref(),
-                &exchange,
-                &t.stream,
-            ))
-        }
-    }
+    let include_usage = call.request.include_usage;
+    translated(
+        ctx,
+        shown.as_ref(),
+        answer,
+        |bytes| completions::from_chat(bytes, asked),
+        || Box::new(StreamTranslator::new(asked, include_usage)),
+        0,
+    )
 }
 
-pub async fn embeddings(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
+pub async fn embeddings(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
     let bytes = body::read(req, MAX_BODY_BYTES).await?;
     let call = EmbeddingsCall::new(EmbeddingsRequest::parse(&bytes)?, &ctx.cfg.aliases);
     drop(bytes);
     let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
-    let asked = call.request.model.as_str();
-    let rename = (asked != call.upstream_model).then_some((call.upstream_model.as_str(), asked));
-    Ok(respond::upstream_answer(
+    let models = (call.request.model.as_str(), call.upstream_model.as_str());
+    Ok(passed_through(
+        ctx,
         shown.as_ref(),
         &answer,
         Dialect::OpenAI,
-        ctx.cfg.stream_idle_timeout_ms,
-        rename,
+        models,
+        false,
     ))
 }

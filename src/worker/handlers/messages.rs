@@ -3,7 +3,7 @@
 //! answer passes through, model renamed), and is translated to a chat call everywhere else; the
 //! failover loop may cross between the two, and the client always gets Anthropic's shape.
 
-use super::call_upstream;
+use super::{call_upstream, passed_through, translated};
 use crate::api::anthropic::request::{self, MAX_BODY_BYTES};
 use crate::api::anthropic::stream::StreamTranslator;
 use crate::api::anthropic::{count_tokens, response};
@@ -11,54 +11,42 @@ use crate::api::calls::MessagesCall;
 use crate::api::Dialect;
 use crate::error::GatewayError;
 use crate::qwen::request::Endpoint;
+use crate::worker::accounting::UsageSource;
 use crate::worker::ctx::Ctx;
 use crate::worker::fetch::answer_id;
-use crate::worker::upstream::Answer;
-use crate::worker::{body, respond, translate};
+use crate::worker::{body, respond};
 use web_sys::{Request, Response};
 
 /// While upstream is silent (a model thinking), a `ping` event goes out this often, so that no
 /// proxy between gives up on the connection.
 const PING_MS: u64 = 10_000;
 
-pub async fn create(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
+pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
     let bytes = body::read(req, MAX_BODY_BYTES).await?;
     let call = MessagesCall::new(request::parse(&bytes)?, &ctx.cfg.aliases);
     drop(bytes);
     let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
     let asked = call.request.model.as_str();
-    let idle_ms = ctx.cfg.stream_idle_timeout_ms;
     if answer.endpoint() == Endpoint::AnthropicMessages {
-        let rename =
-            (asked != call.upstream_model).then_some((call.upstream_model.as_str(), asked));
-        return Ok(respond::upstream_answer(
+        let models = (asked, call.upstream_model.as_str());
+        return Ok(passed_through(
+            ctx,
             shown.as_ref(),
             &answer,
             Dialect::Anthropic,
-            idle_ms,
-            rename,
+            models,
+            false,
         ));
     }
     let id = answer_id("msg_");
-    match answer {
-        Answer::Whole { exchange, body, .. } => {
-            let (message, _usage) = response::from_chat(&body.bytes.to_vec(), asked, &id)?;
-            Ok(respond::translated_json(
-                shown.as_ref(),
-                &exchange,
-                &message,
-            ))
-        }
-        Answer::Stream { exchange, body, .. } => {
-            let translator = Box::new(StreamTranslator::new(asked, &id));
-            let t = translate::translate(&body, translator, idle_ms, PING_MS, &exchange.abort);
-            Ok(respond::translated_stream(
-                shown.as_ref(),
-                &exchange,
-                &t.stream,
-            ))
-        }
-    }
+    translated(
+        ctx,
+        shown.as_ref(),
+        answer,
+        |bytes| response::from_chat(bytes, asked, &id),
+        || Box::new(StreamTranslator::new(asked, &id)),
+        PING_MS,
+    )
 }
 
 /// Answered here, never upstream: an estimate (see `api::anthropic::count_tokens`).

@@ -5,22 +5,29 @@ mod admin;
 mod chat;
 mod completions;
 mod dashboard;
+mod keys;
 mod login;
 mod messages;
 mod models;
 mod responses;
 mod service;
 
+use super::accounting::UsageSource;
 use super::auth;
+use super::clients;
 use super::ctx::Ctx;
 use super::failover;
 use super::fetch::now_ms;
 use super::upstream::{Answer, Deadlines};
+use super::{respond, translate};
 use crate::accounts::id::AccountId;
 use crate::api::keys::Caller;
 use crate::api::routes::Endpoint;
+use crate::api::translate::StreamTranslate;
+use crate::api::Dialect;
 use crate::api::UpstreamCall;
 use crate::error::GatewayError;
+use crate::usage::Usage;
 use web_sys::{Request, Response};
 
 pub async fn serve(
@@ -36,12 +43,12 @@ pub async fn serve(
         Liveness => Ok(service::liveness()),
         ListModels => models::list(ctx).await,
         GetModel => models::get(ctx, param()).await,
-        ChatCompletions => chat::completions(ctx, &req).await,
-        Messages => messages::create(ctx, &req).await,
+        ChatCompletions => model_route(ctx, "chat", chat::completions(ctx, &req)).await,
+        Messages => model_route(ctx, "messages", messages::create(ctx, &req)).await,
         CountTokens => messages::count(&req).await,
-        Responses => responses::create(ctx, &req).await,
-        Completions => completions::text(ctx, &req).await,
-        Embeddings => completions::embeddings(ctx, &req).await,
+        Responses => model_route(ctx, "responses", responses::create(ctx, &req)).await,
+        Completions => model_route(ctx, "completions", completions::text(ctx, &req)).await,
+        Embeddings => model_route(ctx, "embeddings", completions::embeddings(ctx, &req)).await,
         AdminHealth => admin::health(ctx, &req).await,
         AdminListAccounts => admin::list(ctx).await,
         AdminReindex => admin::reindex(ctx).await,
@@ -51,6 +58,12 @@ pub async fn serve(
         AdminResetAccount => admin::reset(ctx, &account_id(param())?).await,
         AdminLoginStart => login::start(ctx, &account_id(param())?).await,
         AdminLoginPoll => login::poll(ctx, &account_id(param())?).await,
+        AdminCreateKey => keys::create(ctx, &req).await,
+        AdminListKeys => keys::list(ctx).await,
+        AdminGetKey => keys::get(ctx, param()).await,
+        AdminUpdateKey => keys::update(ctx, &req, param()).await,
+        AdminRevokeKey => keys::revoke(ctx, param()).await,
+        AdminUsage => keys::usage(ctx, &req).await,
         DashboardPage => dashboard::page(ctx, &req).await,
         DashboardAsset => dashboard::asset(ctx, &req, param()).await,
     }
@@ -74,6 +87,21 @@ async fn call_upstream(
     session: Option<String>,
     call: &impl UpstreamCall,
 ) -> Result<(Option<AccountId>, Answer), GatewayError> {
+    {
+        let mut note = ctx.note.borrow_mut();
+        note.model = call.asked_model().to_owned();
+        note.model_sent = call.upstream_model().to_owned();
+    }
+    if let Caller::Named(id) = &ctx.caller {
+        clients::admit(
+            &ctx.env,
+            id,
+            call.asked_model(),
+            call.upstream_model(),
+            now_ms(),
+        )
+        .await?;
+    }
     let pinned = auth::pinned_account(req, &ctx.caller)?;
     let session = auth::session_id(req).or(session);
     let deadlines = Deadlines::new(
@@ -83,4 +111,68 @@ async fn call_upstream(
     );
     let (account, answer) = failover::run(ctx, pinned, session.as_deref(), call, deadlines).await?;
     Ok(((ctx.caller != Caller::Public).then_some(account), answer))
+}
+
+/// A model route: accounted under `route`, with the usage its handler found.
+async fn model_route(
+    ctx: &Ctx,
+    route: &'static str,
+    handler: impl std::future::Future<Output = Result<(Response, UsageSource), GatewayError>>,
+) -> Result<Response, GatewayError> {
+    ctx.note.borrow_mut().route = Some(route);
+    let (resp, usage) = handler.await?;
+    ctx.note.borrow_mut().usage = usage;
+    Ok(resp)
+}
+
+/// Upstream's answer passed on as it came, the model named as the client asked (`asked`, when
+/// it differs from the `sent` one).
+fn passed_through(
+    ctx: &Ctx,
+    shown: Option<&AccountId>,
+    answer: &Answer,
+    dialect: Dialect,
+    (asked, sent): (&str, &str),
+    drop_usage: bool,
+) -> (Response, UsageSource) {
+    let rename = (asked != sent).then_some((sent, asked));
+    respond::upstream_answer(
+        shown,
+        answer,
+        dialect,
+        ctx.cfg.stream_idle_timeout_ms,
+        rename,
+        drop_usage,
+    )
+}
+
+/// Upstream's chat answer in the client's dialect: a whole one through `whole` (the answer's
+/// bytes to the client's JSON and the usage), a stream through the translator `stream` makes
+/// (with keep-alives every `ping_ms`, 0 for none).
+fn translated(
+    ctx: &Ctx,
+    shown: Option<&AccountId>,
+    answer: Answer,
+    whole: impl FnOnce(&[u8]) -> Result<(String, Usage), GatewayError>,
+    stream: impl FnOnce() -> Box<dyn StreamTranslate>,
+    ping_ms: u64,
+) -> Result<(Response, UsageSource), GatewayError> {
+    match answer {
+        Answer::Whole { exchange, body, .. } => {
+            let (json, usage) = whole(&body.bytes.to_vec())?;
+            Ok((
+                respond::translated_json(shown, &exchange, &json),
+                UsageSource::Known(usage),
+            ))
+        }
+        Answer::Stream { exchange, body, .. } => {
+            let idle_ms = ctx.cfg.stream_idle_timeout_ms;
+            let t = translate::translate(&body, stream(), idle_ms, ping_ms, &exchange.abort);
+            let (client_stream, usage) = t.split();
+            Ok((
+                respond::translated_stream(shown, &exchange, &client_stream),
+                usage,
+            ))
+        }
+    }
 }

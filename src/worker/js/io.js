@@ -59,20 +59,33 @@ export async function readCapped(body, cap, ms, abort, drain) {
  * The client's side of a committed upstream stream: every chunk passed on as it arrives (it
  * never enters WebAssembly), and a stream that ends cleanly whatever upstream does. When upstream
  * sends nothing for `idleMs`, or fails while sending, `idleBytes` or `failBytes` (an error event
- * in the client's dialect) end the stream and `abort` cancels upstream.
+ * in the client's dialect) end the stream and `abort` cancels upstream. With `dropUsage`, the
+ * usage-only chunk (`"choices":[]`) that the gateway asked upstream for is kept from the client.
+ * Returns {stream, ended}: `ended` resolves, once the stream is over, to the text of the last
+ * `usage` object upstream sent (from the stream's tail), or null.
  */
-export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, replacement) {
+export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, replacement, dropUsage) {
   const reader = body.getReader();
   const swap = find && find.length ? replacer(find, replacement) : null;
+  const tail = tailKeeper(TAIL_BYTES);
+  let usageText = null;
+  const usageFilter = dropUsage ? usageDropper((u) => { usageText = u; }) : null;
+  let resolveEnded;
+  const ended = new Promise((resolve) => { resolveEnded = resolve; });
+  let over = false;
+  const finish = () => {
+    if (over) return;
+    over = true;
+    resolveEnded(usageText ?? usageIn(tail.bytes()));
+  };
   let last = Date.now();
   let timer = null;
   let wake = null;
-  // One timer for the whole stream: it re-arms itself for whatever is left of the idle time, so
-  // a chunk costs a clock read, not a timer.
   let reading = false;
   const idle = new Promise((resolve) => { wake = resolve; });
-  // Upstream is silent only while a read of it is outstanding: time spent waiting for a slow
-  // client does not count.
+  // One timer for the whole stream: it re-arms itself for whatever is left of the idle time, so
+  // a chunk costs a clock read, not a timer. Upstream is silent only while a read of it is
+  // outstanding: time spent waiting for a slow client does not count.
   const arm = (ms) => {
     timer = setTimeout(() => {
       const quiet = reading ? Date.now() - last : 0;
@@ -87,35 +100,178 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
     controller.close();
     reader.cancel().catch(() => {});
     abort?.abort();
+    finish();
   };
-  return new ReadableStream({
+  const stream = new ReadableStream({
     async pull(controller) {
-      let r;
-      last = Date.now();
-      reading = true;
-      try {
-        r = await Promise.race([reader.read(), idle]);
-      } catch {
-        return end(controller, failBytes);
-      } finally {
-        reading = false;
-      }
-      if (r === 'idle') return end(controller, idleBytes);
-      if (r.done) {
-        clearTimeout(timer);
-        if (swap) {
-          const rest = swap.flush();
-          if (rest.length) controller.enqueue(rest);
+      for (;;) {
+        let r;
+        last = Date.now();
+        reading = true;
+        try {
+          r = await Promise.race([reader.read(), idle]);
+        } catch {
+          return end(controller, failBytes);
+        } finally {
+          reading = false;
         }
-        return controller.close();
+        if (r === 'idle') return end(controller, idleBytes);
+        if (r.done) {
+          clearTimeout(timer);
+          const held = usageFilter ? usageFilter.flush() : null;
+          if (held?.length) controller.enqueue(swap ? swap.push(held) : held);
+          if (swap) {
+            const rest = swap.flush();
+            if (rest.length) controller.enqueue(rest);
+          }
+          controller.close();
+          return finish();
+        }
+        let chunk = r.value;
+        tail.push(chunk);
+        if (usageFilter) {
+          chunk = usageFilter.push(chunk);
+          if (!chunk.length) continue;
+        }
+        controller.enqueue(swap ? swap.push(chunk) : chunk);
+        return;
       }
-      controller.enqueue(swap ? swap.push(r.value) : r.value);
     },
     cancel(reason) {
       clearTimeout(timer);
       reader.cancel(reason).catch(() => {});
+      finish();
     },
   }, { highWaterMark: 0 });
+  return { stream, ended };
+}
+
+/** Bytes of a stream's end kept to find its usage. */
+const TAIL_BYTES = 16 * 1024;
+
+/** The last `n` bytes (or a little more) of a stream, keeping its chunks rather than copying. */
+function tailKeeper(n) {
+  const chunks = [];
+  let size = 0;
+  return {
+    push(c) {
+      chunks.push(c);
+      size += c.length;
+      while (chunks.length > 1 && size - chunks[0].length >= n) size -= chunks.shift().length;
+    },
+    bytes() {
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) { out.set(c, at); at += c.length; }
+      return out;
+    },
+  };
+}
+
+/**
+ * The text of the last `"usage": {…}` object in `bytes` (a JSON answer, or the end of an SSE
+ * stream), or null. Looks at the last 16 KiB first (where every dialect puts it), then, for a
+ * body up to 1 MiB, at all of it.
+ */
+export function usageIn(bytes) {
+  if (!bytes || !bytes.length) return null;
+  const decoder = new TextDecoder();
+  const from = Math.max(0, bytes.length - TAIL_BYTES);
+  const found = lastUsage(decoder.decode(bytes.subarray(from)));
+  if (found || from === 0 || bytes.length > 1024 * 1024) return found;
+  return lastUsage(decoder.decode(bytes));
+}
+
+function lastUsage(text) {
+  for (let i = text.lastIndexOf('"usage"'); i >= 0; i = i > 0 ? text.lastIndexOf('"usage"', i - 1) : -1) {
+    let j = i + 7;
+    while (j < text.length && (text[j] === ' ' || text[j] === ':' || text[j] === '\n' || text[j] === '\r' || text[j] === '\t')) j++;
+    if (text[j] !== '{') continue;
+    let depth = 0;
+    let inString = false;
+    for (let k = j; k < text.length; k++) {
+      const c = text.charCodeAt(k);
+      if (inString) {
+        if (c === 92) k++;
+        else if (c === 34) inString = false;
+      } else if (c === 34) inString = true;
+      else if (c === 123) depth++;
+      else if (c === 125 && --depth === 0) return text.slice(j, k + 1);
+    }
+  }
+  return null;
+}
+
+const EMPTY_CHOICES = new TextEncoder().encode('"choices":[]');
+
+/** Does `chunk` hold `"choices":[]` (a usage-only chat chunk)? Looks only at the `]`s. */
+function hasEmptyChoices(chunk) {
+  const n = EMPTY_CHOICES.length;
+  for (let i = chunk.indexOf(93, n - 1); i >= 0; i = chunk.indexOf(93, i + 1)) {
+    if (chunk[i - 1] !== 91) continue;
+    let j = 0;
+    while (j < n && chunk[i - n + 1 + j] === EMPTY_CHOICES[j]) j++;
+    if (j === n) return true;
+  }
+  return false;
+}
+
+/** Most bytes held back waiting for the end of an event. */
+const HOLD_CAP = 1024 * 1024;
+
+/**
+ * Takes the usage-only events out of a stream of chunks, events cut across chunks included:
+ * whatever follows a chunk's last event boundary waits for the next chunk (a client cannot use
+ * part of an event anyway). `found(text)` gets each usage object taken out.
+ */
+function usageDropper(found) {
+  let carry = null;
+  return {
+    push(chunk) {
+      let buf = chunk;
+      if (carry) {
+        buf = new Uint8Array(carry.length + chunk.length);
+        buf.set(carry);
+        buf.set(chunk, carry.length);
+        carry = null;
+      }
+      const end = lastEventEnd(buf);
+      if (end < buf.length && buf.length < HOLD_CAP) {
+        carry = buf.slice(end);
+        buf = buf.subarray(0, end);
+      }
+      if (!buf.length || !hasEmptyChoices(buf)) return buf;
+      const kept = withoutUsageEvents(buf);
+      if (kept.usage) found(kept.usage);
+      return kept.bytes;
+    },
+    flush() {
+      const c = carry;
+      carry = null;
+      return c;
+    },
+  };
+}
+
+/** The index just past the last blank line (`\n\n` or `\r\n\r\n`) of `buf`, or 0. */
+function lastEventEnd(buf) {
+  for (let i = buf.length - 1; i >= 1; i--) {
+    if (buf[i] === 10 && (buf[i - 1] === 10 || (i >= 3 && buf[i - 1] === 13 && buf[i - 2] === 10))) return i + 1;
+  }
+  return 0;
+}
+
+/** `chunk` without its usage-only events; {bytes, usage: the usage object's text or null}. */
+function withoutUsageEvents(chunk) {
+  const text = new TextDecoder().decode(chunk);
+  const events = text.split(/(?<=\n\n)/);
+  let usage = null;
+  const kept = events.filter((e) => {
+    if (!e.includes('"choices":[]') || !e.includes('"usage"')) return true;
+    usage = lastUsage(e) ?? usage;
+    return false;
+  });
+  return { bytes: usage ? new TextEncoder().encode(kept.join('')) : chunk, usage };
 }
 
 /**

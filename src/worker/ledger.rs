@@ -1,0 +1,257 @@
+//! The ledger: one Durable Object with SQLite storage that holds the named client keys, every
+//! request's usage (rolled up per key, day, account, model and route) and the request-rate
+//! windows. Isolates ask it only when their cached view is stale (keys, spend), when their
+//! permits run out, and once per answered request (the usage upsert, under `waitUntil`).
+//!
+//! Why a Durable Object: budgets and revocation need one consistent count, which KV cannot give
+//! (eventually consistent, one write per second per key); a Durable Object serializes its
+//! requests, keeps SQLite beside them, runs on the free plan, and needs no set-up beyond the
+//! binding (a D1 database would need creating and migrating by each user). One object serves
+//! every key: each request costs it a few microseconds of SQL, far below what a Worker's traffic
+//! on the free plan can send.
+
+use crate::ledger::keys::NamedKey;
+use crate::ledger::limits::{Grant, RateWindow, Spend};
+use crate::ledger::usage::{self, Param, UsageEvent, UsageQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
+    State,
+};
+
+pub const BINDING: &str = "LEDGER";
+const OBJECT_NAME: &str = "ledger";
+
+/// What an isolate asks the ledger.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Store a new key (its id is new: the isolate minted it).
+    Put {
+        key: NamedKey,
+    },
+    Get {
+        id: String,
+    },
+    /// Every key, with its spend.
+    List {
+        now_ms: u64,
+    },
+    /// How many keys there are.
+    Count,
+    /// A key (for a presented one), its spend, and permits when it has a rate limit.
+    Lookup {
+        id: String,
+        now_ms: u64,
+        permits: u64,
+    },
+    /// Up to `want` permits of `limit` per minute for `id`.
+    Permits {
+        id: String,
+        limit: u64,
+        want: u64,
+        now_ms: u64,
+    },
+    /// One request's usage; answers the key's new spend.
+    Record {
+        event: UsageEvent,
+    },
+    Report {
+        query: UsageQuery,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Looked {
+    pub key: Option<NamedKey>,
+    pub spend: Spend,
+    pub grant: Option<Grant>,
+}
+
+#[durable_object]
+pub struct Ledger {
+    sql: SqlStorage,
+    windows: RefCell<HashMap<String, RateWindow>>,
+}
+
+impl DurableObject for Ledger {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        for statement in usage::SCHEMA {
+            if let Err(e) = sql.exec(statement, None) {
+                worker::console_error!("ledger schema: {e}");
+            }
+        }
+        Ledger {
+            sql,
+            windows: RefCell::new(HashMap::new()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op: Op = req.json().await?;
+        match self.serve(op) {
+            Ok(v) => Response::from_json(&v),
+            Err(e) => Response::error(e.to_string(), 500),
+        }
+    }
+}
+
+fn bind(params: Vec<Param>) -> Vec<SqlStorageValue> {
+    params
+        .into_iter()
+        .map(|p| match p {
+            Param::Text(s) => SqlStorageValue::from(s),
+            Param::Int(n) => SqlStorageValue::from(n),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct SpendRow {
+    tokens_today: f64,
+    requests_today: f64,
+    tokens_this_month: f64,
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    record: String,
+}
+
+impl Ledger {
+    fn serve(&self, op: Op) -> Result<Value> {
+        Ok(match op {
+            Op::Put { key } => {
+                let record = serde_json::to_string(&key)?;
+                self.sql.exec(
+                    "INSERT INTO keys (id, record) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
+                    vec![key.id.clone().into(), record.into()],
+                )?;
+                json!(key)
+            }
+            Op::Get { id } => json!(self.key(&id)?),
+            Op::List { now_ms } => {
+                let rows: Vec<KeyRow> = self
+                    .sql
+                    .exec("SELECT record FROM keys ORDER BY id", None)?
+                    .to_array()?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let key: NamedKey = serde_json::from_str(&r.record)?;
+                    let spend = self.spend(&key.id, now_ms)?;
+                    out.push(json!({"key": key, "spend": spend}));
+                }
+                Value::Array(out)
+            }
+            Op::Count => {
+                #[derive(Deserialize)]
+                struct N {
+                    n: f64,
+                }
+                let n: N = self
+                    .sql
+                    .exec("SELECT COUNT(*) AS n FROM keys", None)?
+                    .one()?;
+                json!(n.n as u64)
+            }
+            Op::Lookup {
+                id,
+                now_ms,
+                permits,
+            } => {
+                let key = self.key(&id)?;
+                let spend = self.spend(&id, now_ms)?;
+                let grant = match key.as_ref().and_then(|k| k.limits.requests_per_minute) {
+                    Some(limit) if permits > 0 => Some(self.grant(&id, limit, permits, now_ms)),
+                    _ => None,
+                };
+                json!(Looked { key, spend, grant })
+            }
+            Op::Permits {
+                id,
+                limit,
+                want,
+                now_ms,
+            } => json!(self.grant(&id, limit, want, now_ms)),
+            Op::Record { event } => {
+                self.sql.exec(usage::RECORD, bind(event.params()))?;
+                json!(self.spend(&event.key, event.at_ms)?)
+            }
+            Op::Report { query } => {
+                let (sql, params) = query.sql();
+                let rows: Vec<Value> = self.sql.exec(&sql, bind(params))?.to_array()?;
+                json!({ "rows": rows })
+            }
+        })
+    }
+
+    fn key(&self, id: &str) -> Result<Option<NamedKey>> {
+        let rows: Vec<KeyRow> = self
+            .sql
+            .exec("SELECT record FROM keys WHERE id = ?", vec![id.into()])?
+            .to_array()?;
+        match rows.first() {
+            Some(r) => Ok(Some(serde_json::from_str(&r.record)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn spend(&self, key: &str, now_ms: u64) -> Result<Spend> {
+        let row: SpendRow = self
+            .sql
+            .exec(usage::SPEND, bind(usage::spend_params(key, now_ms)))?
+            .one()?;
+        Ok(Spend {
+            day: crate::time::utc_date(now_ms),
+            tokens_today: row.tokens_today as u64,
+            requests_today: row.requests_today as u64,
+            month: crate::time::utc_month(now_ms),
+            tokens_this_month: row.tokens_this_month as u64,
+        })
+    }
+
+    fn grant(&self, id: &str, limit: u64, want: u64, now_ms: u64) -> Grant {
+        self.windows
+            .borrow_mut()
+            .entry(id.to_owned())
+            .or_default()
+            .grant(limit, want, now_ms)
+    }
+}
+
+/// Asks the ledger; `None` when this deployment has no ledger binding.
+pub async fn ask<T: for<'de> Deserialize<'de>>(
+    env: &Env,
+    op: &Op,
+) -> Option<std::result::Result<T, String>> {
+    let namespace = env.durable_object(BINDING).ok()?;
+    Some(ask_in(&namespace, op).await)
+}
+
+async fn ask_in<T: for<'de> Deserialize<'de>>(
+    namespace: &worker::ObjectNamespace,
+    op: &Op,
+) -> std::result::Result<T, String> {
+    let stub = namespace
+        .get_by_name(OBJECT_NAME)
+        .map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(op).map_err(|e| e.to_string())?;
+    let init = worker::RequestInit {
+        method: worker::Method::Post,
+        body: Some(body.into()),
+        ..Default::default()
+    };
+    let req = Request::new_with_init("https://ledger/op", &init).map_err(|e| e.to_string())?;
+    let mut resp = stub
+        .fetch_with_request(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status_code() != 200 {
+        return Err(resp.text().await.unwrap_or_default());
+    }
+    resp.json::<T>().await.map_err(|e| e.to_string())
+}
