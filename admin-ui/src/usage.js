@@ -20,6 +20,10 @@ export function daysBetween(from, to) {
 }
 
 const tokensOf = (r) => (r.input_tokens || 0) + (r.output_tokens || 0);
+const SUMS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cached_tokens', 'reasoning_tokens', 'latency_ms_total'];
+/** A row's total latency: the API's sum, or its average times its requests. */
+const latencyOf = (r) => (Number.isFinite(r.latency_ms_total) ? r.latency_ms_total
+  : Number.isFinite(r.latency_ms_avg) ? r.latency_ms_avg * (r.requests || 0) : NaN);
 
 /**
  * Rows of `group_by=day,<dim>` to the charts' series: the busiest groups each on their own, the
@@ -33,7 +37,7 @@ export function summarize(rows, dim, days, names = (v) => v) {
     t.requests += r.requests || 0;
     t.errors += r.errors || 0;
     for (const k of ['input_tokens', 'output_tokens', 'cached_tokens', 'reasoning_tokens']) t[k] += r[k] || 0;
-    if (Number.isFinite(r.latency_ms_avg) && r.requests > 0) { t.latencySum += r.latency_ms_avg * r.requests; t.latencyN += r.requests; }
+    if (Number.isFinite(latencyOf(r)) && r.requests > 0) { t.latencySum += latencyOf(r); t.latencyN += r.requests; }
     if (r.day) {
       const d = t.days.get(r.day) ?? { requests: 0, tokens: 0 };
       d.requests += r.requests || 0;
@@ -54,9 +58,9 @@ export function summarize(rows, dim, days, names = (v) => v) {
   const sum = (list, f) => list.reduce((s, r) => s + f(r), 0);
   const errorRate = perDay.map((list) => { const n = sum(list, (r) => r.requests || 0); return n ? sum(list, (r) => r.errors || 0) / n : null; });
   const latency = perDay.map((list) => {
-    const timed = list.filter((r) => Number.isFinite(r.latency_ms_avg) && r.requests > 0);
+    const timed = list.filter((r) => Number.isFinite(latencyOf(r)) && r.requests > 0);
     const n = sum(timed, (r) => r.requests);
-    return n ? sum(timed, (r) => r.latency_ms_avg * r.requests) / n : null;
+    return n ? sum(timed, latencyOf) / n : null;
   });
   return { groups, requests: series('requests'), tokens: series('tokens'), errorRate, latency };
 }
@@ -92,16 +96,34 @@ export function usageView() {
     }
   }
 
-  /** Rows with both `day` and the dimension: one call, or two when the API takes one group. */
+  /**
+   * Rows with both `day` and the dimension `d`: one call where the API groups by both at once;
+   * else the dimension's totals, each of the busiest groups day by day (filtered by it), and the
+   * rest as each day's total less those.
+   */
   async function fetchRows(range, d) {
-    const q = (g) => `/admin/usage?from=${range.from}&to=${range.to}&group_by=${g}`;
+    const base = `/admin/usage?from=${range.from}&to=${range.to}`;
     try {
-      return { rows: (await api('GET', q(`day,${d}`))).data?.rows ?? [], split: true };
+      const rows = (await api('GET', `${base}&group_by=day,${d}`)).data?.rows ?? [];
+      return { rows, table: rows };
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 400)) throw err;
     }
-    const [byDay, byDim] = await Promise.all([api('GET', q('day')), api('GET', q(d))]);
-    return { rows: byDay.data?.rows ?? [], dimRows: byDim.data?.rows ?? [], split: false };
+    const [byDim, byDay] = await Promise.all([api('GET', `${base}&group_by=${d}`), api('GET', `${base}&group_by=day`)]);
+    const table = byDim.data?.rows ?? [];
+    const groups = table.filter((r) => r[d] !== undefined && r[d] !== null).sort((a, b) => b.requests - a.requests);
+    const top = groups.slice(0, groups.length > PALETTE_SIZE ? PALETTE_SIZE - 1 : PALETTE_SIZE);
+    const each = await Promise.all(top.map((g) => api('GET', `${base}&group_by=day&${d}=${encodeURIComponent(g[d])}`)));
+    const rows = top.flatMap((g, i) => (each[i].data?.rows ?? []).map((r) => ({ ...r, [d]: g[d] })));
+    if (groups.length > top.length) {
+      const other = `other (${groups.length - top.length})`;
+      for (const total of byDay.data?.rows ?? []) {
+        const rest = { day: total.day, [d]: other };
+        for (const k of SUMS) rest[k] = Math.max(0, (total[k] || 0) - rows.filter((r) => r.day === total.day).reduce((n, r) => n + (r[k] || 0), 0));
+        if (rest.requests > 0) rows.push(rest);
+      }
+    }
+    return { rows, table };
   }
 
   async function load() {
@@ -124,9 +146,8 @@ export function usageView() {
   function render(range, d, got, names) {
     const days = daysBetween(range.from, range.to);
     const label = DIMENSIONS.find(([v]) => v === d)[1];
-    // Without a split per day, the charts show every group together.
-    const split = got.split ? summarize(got.rows, d, days, names) : summarize(got.rows.map((r) => ({ ...r, all: 'all' })), 'all', days);
-    const table = got.split ? split.groups : summarize(got.dimRows, d, days, names).groups;
+    const split = summarize(got.rows, d, days, names);
+    const table = summarize(got.table, d, days, names).groups;
     const total = table.reduce((t, g) => ({ requests: t.requests + g.requests, errors: t.errors + g.errors, tokens: t.tokens + g.input_tokens + g.output_tokens, latencySum: t.latencySum + g.latencySum, latencyN: t.latencyN + g.latencyN }),
       { requests: 0, errors: 0, tokens: 0, latencySum: 0, latencyN: 0 });
     if (!total.requests) {
@@ -140,8 +161,8 @@ export function usageView() {
         tile(fmtPercent(total.errors / total.requests), 'error rate', 'error-rate'),
         tile(total.latencyN ? fmtMs(total.latencySum / total.latencyN) : '–', 'avg latency', 'latency')),
       h('div', { class: 'charts' },
-        barChart({ title: got.split ? `Requests per day by ${label.toLowerCase()}` : 'Requests per day', name: 'requests', days, series: split.requests, format: fmtCompact }),
-        barChart({ title: got.split ? `Tokens per day by ${label.toLowerCase()}` : 'Tokens per day', name: 'tokens', days, series: split.tokens, format: fmtCompact }),
+        barChart({ title: `Requests per day by ${label.toLowerCase()}`, name: 'requests', days, series: split.requests, format: fmtCompact }),
+        barChart({ title: `Tokens per day by ${label.toLowerCase()}`, name: 'tokens', days, series: split.tokens, format: fmtCompact }),
         lineChart({ title: 'Error rate per day', name: 'errors', days, values: split.errorRate, format: fmtPercent }),
         lineChart({ title: 'Average latency per day', name: 'latency', days, values: split.latency, format: fmtMs })),
       h('div', { class: 'table-wrap' }, h('table', { class: 'grid usage' },
