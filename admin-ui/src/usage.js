@@ -126,7 +126,10 @@ export function usageView() {
     return { rows, table };
   }
 
+  let latest = 0;
   async function load() {
+    // Only the last load asked for is shown, whichever answers first.
+    const mine = ++latest;
     const range = { from: from.value, to: to.value };
     if (!range.from || !range.to || range.from > range.to) {
       replace(out, h('p', { class: 'form-error', role: 'alert' }, 'Choose a range whose start is on or before its end.'));
@@ -135,8 +138,9 @@ export function usageView() {
     const d = dim.value;
     try {
       const [got, names] = await Promise.all([fetchRows(range, d), d === 'key' ? keyNames() : new Map()]);
-      render(range, d, got, (v) => names.get(v) ?? v);
+      if (mine === latest) render(range, d, got, (v) => names.get(v) ?? v);
     } catch (err) {
+      if (mine !== latest) return;
       replace(out, isMissingRoute(err)
         ? h('div', { class: 'empty' }, h('p', {}, 'This gateway has no usage API (GET /admin/usage answered 404).'))
         : h('p', { class: 'form-error', role: 'alert' }, `Could not load usage: ${err.message}`));
