@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the Worker (build/worker/shim.mjs + index.wasm). wrangler.toml's [build] runs this.
+# Builds the Worker (build/worker/shim.mjs + index.wasm) and the admin dashboard (admin-ui/dist).
+# wrangler.toml's [build] runs this.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# The admin dashboard's static assets (admin-ui/dist), served by the Worker at /admin.
+node admin-ui/build.mjs
 # worker-build would download these from GitHub; use the ones npm and cargo installed.
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export WASM_OPT_BIN="${WASM_OPT_BIN:-$ROOT/node_modules/binaryen/bin/wasm-opt}"

@@ -34,11 +34,14 @@ if [ "$MOCK" = 1 ]; then
   MOCK_PID=$!
   trap 'kill $MOCK_PID 2>/dev/null || true' EXIT
   for _ in $(seq 50); do curl -fsS "$MOCK_URL/__mock/stats" >/dev/null 2>&1 && break; sleep 0.1; done
-  CREDS="$(curl -fsS -X POST -H 'content-type: application/json' -d '{"id":"demo"}' "$MOCK_URL/__mock/accounts" |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const a=JSON.parse(s);console.log(JSON.stringify({access_token:a.access_token,refresh_token:a.refresh_token,token_type:"Bearer",resource_url:a.resource_url,expiry_date:a.expiry_date}))})')"
-  wrangler kv key put --local "${PERSIST[@]}" --binding QWEN_TOKEN_CACHE "ACCOUNT:demo" "$CREDS" >/dev/null
-  wrangler kv key put --local "${PERSIST[@]}" --binding QWEN_TOKEN_CACHE ACCOUNTS '["demo"]' >/dev/null
-  echo "mock upstream on $MOCK_URL with account 'demo' in local KV"
+  # The demo account serves; two more show the dashboard's states without ever being chosen: a
+  # Coding Plan account whose 5-hour window is spent, and an OAuth account of the ended free tier.
+  SEED="$(mktemp)"
+  trap 'kill $MOCK_PID 2>/dev/null || true; rm -f "$SEED"' EXIT
+  node scripts/mock-seed.mjs "$MOCK_URL" >"$SEED"
+  wrangler kv bulk put --local "${PERSIST[@]}" --binding QWEN_TOKEN_CACHE "$SEED" >/dev/null
+  echo "mock upstream on $MOCK_URL with accounts 'demo' (serving), 'coder' and 'legacy' in local KV"
   ARGS+=(--var "QWEN_OAUTH_BASE_URL:$MOCK_URL" --var "QWEN_API_BASE_URL:$MOCK_URL")
 fi
+echo "admin dashboard: http://127.0.0.1:$PORT/admin (sign in with ADMIN_SECRET_KEY, e.g. from .dev.vars)"
 wrangler dev --local --ip 127.0.0.1 --port "$PORT" --show-interactive-dev-session=false "${ARGS[@]}"

@@ -9,7 +9,7 @@ WORKER_BUILD_VERSION=0.8.7
 BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)"
 step() { printf '\n== %s\n' "$*"; }
 
-step "Node packages (wrangler, miniflare, the OpenAI and Anthropic SDKs, Claude Code, Codex, binaryen)"
+step "Node packages (wrangler, miniflare, the OpenAI and Anthropic SDKs, Claude Code, Codex, binaryen, esbuild, playwright-core)"
 npm install --no-audit --no-fund --loglevel=error
 
 node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)'; }
@@ -54,6 +54,17 @@ else echo "worker-build $WORKER_BUILD_VERSION present"; fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$BINDGEN_VERSION" ]; then
   cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION"
 else echo "wasm-bindgen $BINDGEN_VERSION present"; fi
+
+step "Chromium for the dashboard's browser tests (Debian's chromium package)"
+if [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; then echo "using $CHROMIUM_PATH"
+elif [ -x /usr/bin/chromium ]; then echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
+elif command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+else
+  echo "no /usr/bin/chromium and no apt-get: install Chromium and set CHROMIUM_PATH for the browser tests" >&2; exit 1
+fi
 
 step "Local configuration"
 if [ ! -f .dev.vars ]; then cp .dev.vars.example .dev.vars && echo "created .dev.vars from .dev.vars.example"; fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: native unit tests, then the built Worker in workerd against the mock
 # Qwen upstream, driven by the OpenAI and Anthropic SDKs (Node and Python), Claude Code, Codex CLI,
-# curl and raw HTTP.
+# curl and raw HTTP, and the admin dashboard in headless Chromium.
 # SKIP_SETUP=1 skips scripts/setup.sh (already run).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -20,6 +20,10 @@ cargo build --quiet --release --features cli --bin qwen-accounts
 
 section "Mock upstream self-test and end-to-end tests (node:test; workerd via Miniflare and wrangler dev)"
 node --test --test-concurrency=1 --test-reporter=spec tests/mock/*.test.mjs tests/e2e/*.test.mjs
+
+section "Admin dashboard in headless Chromium (node:test + playwright-core; screenshots in test-output/browser/)"
+node admin-ui/size.mjs
+node --test --test-concurrency=1 --test-reporter=spec tests/browser/*.test.mjs
 
 section "Benchmark smoke run (bench/run.mjs --quick: figures only, no budget is enforced here)"
 node bench/run.mjs --quick

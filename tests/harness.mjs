@@ -70,8 +70,14 @@ export function storedCredentials(acct, mockUrl) {
   };
 }
 
-/** Miniflare options for the built Worker on 127.0.0.1, with its KV namespace. */
-export function workerOptions(bindings, persistDir) {
+/**
+ * Miniflare options for the built Worker on 127.0.0.1, with its KV namespace and, with
+ * `dashboard`, the dashboard's assets as wrangler.toml's [assets] serves them. Off by default:
+ * the asset router in front of the Worker makes Miniflare reset a kept-alive connection now and
+ * then after an answer that left the request body unread (a 401 to a PUT), which the suites that
+ * do not look at the dashboard have no reason to meet; the browser tests turn it on.
+ */
+export function workerOptions(bindings, persistDir, { dashboard = false } = {}) {
   return {
     rootPath: ROOT,
     scriptPath: 'build/index.js',
@@ -82,6 +88,15 @@ export function workerOptions(bindings, persistDir) {
     kvPersist: persistDir ?? false,
     durableObjects: { POOL_WRITER: 'PoolWriter', LEDGER: { className: 'Ledger', useSQLite: true } },
     durableObjectsPersist: persistDir ?? false,
+    // The admin dashboard, as wrangler.toml's [assets] serves it: the Worker first for every path.
+    ...(dashboard ? {
+      assets: {
+        directory: path.join(ROOT, 'admin-ui/dist'),
+        binding: 'ASSETS',
+        routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+        assetConfig: { html_handling: 'none', not_found_handling: 'none' },
+      },
+    } : {}),
     bindings,
     host: '127.0.0.1',
     port: 0,
@@ -92,7 +107,7 @@ export function workerOptions(bindings, persistDir) {
  * Starts the mock and the Worker. `vars` override/add Worker bindings; pass
  * `OPENAI_API_KEYS: undefined` to run a public API.
  */
-export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = {}) {
+export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir, dashboard = false } = {}) {
   const mock = await startMock({ chunkDelayMs });
   const bindings = {
     QWEN_OAUTH_BASE_URL: mock.url,
@@ -108,7 +123,7 @@ export async function startStack({ vars = {}, chunkDelayMs = 15, persistDir } = 
   for (const k of Object.keys(bindings)) if (bindings[k] === undefined) delete bindings[k];
   const logs = [];
   const mf = new Miniflare({
-    ...workerOptions(bindings, persistDir),
+    ...workerOptions(bindings, persistDir, { dashboard }),
     handleRuntimeStdio(stdout, stderr) {
       for (const s of [stdout, stderr]) s.on('data', (d) => logs.push(String(d)));
     },

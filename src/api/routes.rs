@@ -43,6 +43,10 @@ pub enum Endpoint {
     AdminUpdateKey,
     AdminRevokeKey,
     AdminUsage,
+    /// The admin dashboard's page (it signs in with the admin key itself).
+    DashboardPage,
+    /// One of the dashboard's content-hashed files.
+    DashboardAsset,
 }
 
 #[derive(Debug)]
@@ -143,6 +147,10 @@ pub static ROUTES: &[Route] = &[
     route(&["PATCH"], "/admin/keys/:id", Admin, AdminUpdateKey),
     route(&["DELETE"], "/admin/keys/:id", Admin, AdminRevokeKey),
     route(&["GET"], "/admin/usage", Admin, AdminUsage),
+    // The dashboard: open, since the page and its files hold nothing secret; every call it
+    // makes to the routes above carries the admin key.
+    route(&["GET"], "/admin", Open, DashboardPage),
+    route(&["GET"], "/admin/assets/*file", Open, DashboardAsset),
 ];
 
 /// What a request's method and path come to.
@@ -234,11 +242,12 @@ pub fn find<'p>(method: &str, path: &'p str) -> Match<'p> {
     }
 }
 
-/// The routes a caller of `access` may use, as `"METHOD /path"` lines for `GET /`.
+/// The routes a caller of `access` may use, as `"METHOD /path"` lines for `GET /`. The dashboard
+/// goes with the admin routes: it is of no use without them.
 pub fn listing(include_admin: bool) -> Vec<String> {
     ROUTES
         .iter()
-        .filter(|r| include_admin || r.access != Access::Admin)
+        .filter(|r| include_admin || !(r.access == Access::Admin || r.path.starts_with("/admin")))
         .map(|r| format!("{} {}", r.methods.join("|"), r.path))
         .collect()
 }
@@ -299,9 +308,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(endpoint("GET", "/v1/models/").unwrap().0, ListModels);
+        assert_eq!(endpoint("GET", "/admin").unwrap().0, DashboardPage);
+        assert_eq!(endpoint("HEAD", "/admin/").unwrap().0, DashboardPage);
+        assert_eq!(
+            endpoint("GET", "/admin/assets/app-0123abcd.js").unwrap(),
+            (DashboardAsset, vec!["app-0123abcd.js".to_string()])
+        );
         for missing in [
             "/v1/nothing",
-            "/admin",
+            "/admin/assets",
+            "/admin/nothing",
             "/admin/accounts/a/b",
             "//",
             "/adminx/health",
@@ -333,6 +349,7 @@ mod tests {
             "GET, PUT, POST, DELETE"
         );
         assert_eq!(allowed("get", "/health"), "GET");
+        assert_eq!(allowed("POST", "/admin"), "GET");
     }
 
     #[test]
@@ -341,5 +358,6 @@ mod tests {
         assert!(public.contains(&"POST /v1/chat/completions".to_string()));
         assert!(!public.iter().any(|r| r.contains("/admin")));
         assert!(listing(true).contains(&"PUT|POST /admin/accounts/:id".to_string()));
+        assert!(listing(true).contains(&"GET /admin".to_string()));
     }
 }

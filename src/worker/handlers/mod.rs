@@ -4,6 +4,7 @@
 mod admin;
 mod chat;
 mod completions;
+mod dashboard;
 mod keys;
 mod login;
 mod messages;
@@ -63,6 +64,8 @@ pub async fn serve(
         AdminUpdateKey => keys::update(ctx, &req, param()).await,
         AdminRevokeKey => keys::revoke(ctx, param()).await,
         AdminUsage => keys::usage(ctx, &req).await,
+        DashboardPage => dashboard::page(ctx, &req).await,
+        DashboardAsset => dashboard::asset(ctx, &req, param()).await,
     }
 }
 
