@@ -51,7 +51,7 @@ const one = (shape) => new Promise((resolve, reject) => {
 console.log(`stream shapes: ${N} requests each, 200-event answers, mock chunk delay ${opt['chunk-ms']} ms`);
 console.log('shape                 workerd CPU ms/request   ms/request');
 try {
-  for (const shape of ['native', 'tee-and-read', 'pipe-to-identity', 'js-pull', 'js-transform']) {
+  for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,js-pull,js-transform').split(',')) {
     for (let i = 0; i < Math.min(20, N); i++) await one(shape);
     const c0 = workerdCpuMs();
     const t0 = performance.now();

@@ -34,6 +34,15 @@ extern "C" {
         drop_usage: bool,
     ) -> js_sys::Object;
 
+    #[wasm_bindgen(js_name = passStream)]
+    fn pass_stream_js(
+        body: &ReadableStream,
+        idle_ms: f64,
+        idle_bytes: &Uint8Array,
+        fail_bytes: &Uint8Array,
+        abort: &AbortController,
+    ) -> js_sys::Object;
+
     #[wasm_bindgen(js_name = usageIn)]
     fn usage_in_js(bytes: &Uint8Array) -> Option<String>;
 }
@@ -51,9 +60,9 @@ pub struct Guarded {
     pub ended: js_sys::Promise,
 }
 
-/// The client's side of a committed stream: passed on chunk by chunk in the runtime, ended with
-/// `idle` (an error event) after `idle_ms` of upstream silence or with `fail` when upstream breaks,
-/// upstream then cancelled. With `swap`, every occurrence of its first text is replaced by its
+/// The client's side of a committed stream: passed on in the runtime (piped natively when its
+/// bytes need no change, chunk by chunk otherwise), ended with `idle` (an error event) after
+/// `idle_ms` of upstream silence or with `fail` when upstream breaks, upstream then cancelled. With `swap`, every occurrence of its first text is replaced by its
 /// second (still in the runtime); with `drop_usage`, the usage-only chunk the client did not ask
 /// for is kept from it.
 pub fn guard_stream(
@@ -67,6 +76,15 @@ pub fn guard_stream(
 ) -> Guarded {
     let idle = Uint8Array::from(idle);
     let fail = Uint8Array::from(fail);
+    if swap.is_none() && !drop_usage {
+        // Nothing to change in the bytes: the runtime pipes them, JavaScript only watches.
+        let r = pass_stream_js(body, idle_ms as f64, &idle, &fail, abort);
+        let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
+        return Guarded {
+            stream: get("stream").unchecked_into(),
+            ended: get("ended").unchecked_into(),
+        };
+    }
     let (find, replacement) = match swap {
         Some((f, r)) => (
             Some(Uint8Array::from(f.as_bytes())),

@@ -49,6 +49,8 @@ pub struct ChatRequest {
     model_given: bool,
     /// The client asked for the usage chunk of a stream (`stream_options.include_usage`).
     client_usage: bool,
+    /// The gateway needs the usage of this stream (`needs_usage`).
+    gateway_usage: bool,
 }
 
 impl ChatRequest {
@@ -171,6 +173,7 @@ impl ChatRequest {
             stream,
             model_given,
             client_usage,
+            gateway_usage: false,
         })
     }
 
@@ -181,11 +184,16 @@ impl ChatRequest {
         }
     }
 
-    /// A streamed call whose client did not ask for the usage chunk: upstream is asked for it
-    /// anyway (usage is accounted for every request), and the gateway takes it out of the
-    /// client's stream.
+    /// The gateway must know this stream's usage even if the client did not ask for it (a key
+    /// whose usage is accounted exactly: a named key).
+    pub fn needs_usage(&mut self) {
+        self.gateway_usage = true;
+    }
+
+    /// A streamed call whose usage the gateway needs and the client did not ask for: upstream
+    /// is asked for it, and the gateway takes it out of the client's stream.
     pub fn hides_usage(&self) -> bool {
-        self.stream && !self.client_usage
+        self.stream && self.gateway_usage && !self.client_usage
     }
 
     /// The body to send upstream for an account of this kind: the upstream model, what the
@@ -302,25 +310,33 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_always_asks_for_usage_and_says_when_the_client_did_not() {
-        let r = parse(r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
-            .unwrap();
+    fn a_stream_asks_for_usage_when_the_gateway_needs_it_and_hides_what_the_client_did_not_ask() {
+        let mut r =
+            parse(r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+                .unwrap();
+        assert!(!r.hides_usage());
+        let plain: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
+        assert!(plain.get("stream_options").is_none(), "untouched unless needed");
+        r.needs_usage();
         assert!(r.hides_usage());
         let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
         assert_eq!(
             out["stream_options"],
             serde_json::json!({"include_usage": true})
         );
-        let r = parse(r#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let mut r = parse(r#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        r.needs_usage();
         assert!(r.hides_usage());
         let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
         assert_eq!(
             out["stream_options"],
             serde_json::json!({"include_usage": true, "x": 1})
         );
-        let r = parse(r#"{"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let mut r = parse(r#"{"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        r.needs_usage();
         assert!(!r.hides_usage());
-        let r = parse(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let mut r = parse(r#"{"messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        r.needs_usage();
         assert!(!r.hides_usage());
         let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
         assert!(out.get("stream_options").is_none());

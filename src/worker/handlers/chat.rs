@@ -2,6 +2,7 @@
 //! never enters WebAssembly unless the model needs renaming in a whole answer).
 
 use super::{call_upstream, passed_through};
+use crate::api::keys::Caller;
 use crate::api::openai::chat::{ChatRequest, MAX_BODY_BYTES};
 use crate::api::Dialect;
 use crate::error::GatewayError;
@@ -18,6 +19,11 @@ pub async fn completions(
     let mut call = ChatRequest::parse(&bytes, &ctx.cfg.default_model)?;
     drop(bytes);
     call.resolve_alias(&ctx.cfg.aliases);
+    // A named key's usage is accounted exactly, streams included; other streams are passed at
+    // the runtime's speed and counted as far as upstream reports their usage.
+    if matches!(ctx.caller, Caller::Named(_)) {
+        call.needs_usage();
+    }
     let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
     let models = (call.model.as_str(), call.upstream_model.as_str());
     Ok(passed_through(

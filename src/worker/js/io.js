@@ -148,6 +148,103 @@ export function guardStream(body, idleMs, idleBytes, failBytes, abort, find, rep
   return { stream, ended };
 }
 
+/**
+ * The client's side of a committed upstream stream that needs no change to its bytes, at the
+ * runtime's own speed: upstream is teed, one branch piped natively into the client's stream (no
+ * JavaScript per chunk), the other drained every `WATCH_MS` by JavaScript, only to see that
+ * upstream is still sending and to keep the stream's tail for its usage. When upstream sends
+ * nothing for `idleMs`, or fails, the pipe is stopped and `idleBytes` or `failBytes` (an error
+ * event in the client's dialect) end the client's stream; upstream is cancelled. Returns
+ * {stream, ended} as guardStream does.
+ */
+export function passStream(body, idleMs, idleBytes, failBytes, abort) {
+  const [client, watch] = body.tee();
+  const out = new IdentityTransformStream();
+  const stop = new AbortController();
+  const reader = watch.getReader();
+  const tail = tailKeeper(TAIL_BYTES);
+  const EMPTY = {};
+  let pending = null;
+  let upstreamDone = false;
+  let last = Date.now();
+  let idled = false;
+  let over = false;
+  let resolveEnded;
+  const ended = new Promise((resolve) => { resolveEnded = resolve; });
+  // Reads what is already queued on the watching branch, without waiting for more.
+  const drain = async () => {
+    while (!upstreamDone) {
+      pending ??= reader.read();
+      let r;
+      try {
+        r = await Promise.race([pending, EMPTY]);
+      } catch {
+        upstreamDone = true;
+        return;
+      }
+      if (r === EMPTY) return;
+      pending = null;
+      if (r.done) {
+        upstreamDone = true;
+        return;
+      }
+      last = Date.now();
+      tail.push(r.value);
+    }
+  };
+  const timer = setInterval(async () => {
+    await drain();
+    if (!over && !upstreamDone && Date.now() - last >= idleMs) {
+      idled = true;
+      stop.abort();
+    }
+  }, Math.max(1, Math.min(WATCH_MS, idleMs / 4)));
+  const finish = async (bytes) => {
+    if (over) return;
+    over = true;
+    clearInterval(timer);
+    try {
+      const writer = out.writable.getWriter();
+      if (bytes) await writer.write(bytes);
+      await writer.close();
+    } catch {
+      // The client went away.
+    }
+    if (bytes) {
+      abort?.abort();
+      reader.cancel().catch(() => {});
+    } else {
+      // Upstream has ended: the watching branch ends too, once it has what the client got.
+      await readToEnd();
+    }
+    resolveEnded(usageIn(tail.bytes()));
+  };
+  const readToEnd = async () => {
+    const deadline = new Promise((resolve) => setTimeout(resolve, 2000, EMPTY));
+    while (!upstreamDone) {
+      pending ??= reader.read();
+      let r;
+      try {
+        r = await Promise.race([pending, deadline]);
+      } catch {
+        return;
+      }
+      if (r === EMPTY) return;
+      pending = null;
+      if (r.done) return;
+      tail.push(r.value);
+    }
+  };
+  client.pipeTo(out.writable, { preventClose: true, preventAbort: true, signal: stop.signal }).then(
+    () => finish(null),
+    () => finish(idled ? idleBytes : failBytes),
+  );
+  return { stream: out.readable, ended };
+}
+
+/** How often the watching branch of a passed-through stream is drained. */
+const WATCH_MS = 250;
+
 /** Bytes of a stream's end kept to find its usage. */
 const TAIL_BYTES = 16 * 1024;
 
