@@ -19,20 +19,8 @@ export default {
       const its = new IdentityTransformStream();
       up.body.pipeTo(its.writable, { preventClose: true }).then(() => its.writable.getWriter().close(), () => {});
       body = its.readable;
-    } else if (shape === 'tee-pipe-cancel') {
-      const [a, b] = up.body.tee();
-      b.cancel();
-      const its = new IdentityTransformStream();
-      a.pipeTo(its.writable).catch(() => {});
-      body = its.readable;
-    } else if (shape === 'tee-pipe-read') {
-      const [a, b] = up.body.tee();
-      const reader = b.getReader();
-      (async () => { for (;;) if ((await reader.read()).done) break; })();
-      const its = new IdentityTransformStream();
-      a.pipeTo(its.writable).catch(() => {});
-      body = its.readable;
-    } else if (shape === 'tee-pipe-lazy') {
+    } else if (shape === 'tee-pipe-watch') {
+      // What the gateway does: one branch piped natively, the other drained every 250 ms.
       const [a, b] = up.body.tee();
       const reader = b.getReader();
       const EMPTY = {};
@@ -51,23 +39,6 @@ export default {
       const its = new IdentityTransformStream();
       a.pipeTo(its.writable).then(() => drain(), () => {}).finally(() => clearInterval(timer));
       body = its.readable;
-    } else if (shape === 'tee-lazy') {
-      const [a, b] = up.body.tee();
-      const reader = b.getReader();
-      const EMPTY = {};
-      let pending = null;
-      let done = false;
-      const drain = async () => {
-        for (;;) {
-          pending ??= reader.read();
-          const r = await Promise.race([pending, EMPTY]);
-          if (r === EMPTY) return;
-          pending = null;
-          if (r.done) { done = true; return; }
-        }
-      };
-      const timer = setInterval(() => { drain().then(() => { if (done) clearInterval(timer); }); }, 250);
-      body = a;
     } else if (shape === 'js-pull') {
       // A stream made in JavaScript, one upstream chunk per pull (what a per-chunk guard does).
       const reader = up.body.getReader();

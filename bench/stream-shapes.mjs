@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // What handing a stream on costs workerd, by shape: passed as it is (native), teed with
-// JavaScript reading one branch, piped into an IdentityTransformStream, re-made in JavaScript
-// (a pull stream, a TransformStream). The same 200-event answer from the mock each time;
+// JavaScript reading one branch, piped into an IdentityTransformStream, teed and piped with the
+// other branch drained every 250 ms (what the gateway does), re-made in JavaScript (a pull
+// stream, a TransformStream). The same 200-event answer from the mock each time;
 // workerd's CPU per request from /proc. The figures explain where the gateway's per-chunk cost
 // comes from (docs/PERFORMANCE.md).
 //
@@ -51,7 +52,7 @@ const one = (shape) => new Promise((resolve, reject) => {
 console.log(`stream shapes: ${N} requests each, 200-event answers, mock chunk delay ${opt['chunk-ms']} ms`);
 console.log('shape                 workerd CPU ms/request   ms/request');
 try {
-  for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,js-pull,js-transform').split(',')) {
+  for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,tee-pipe-watch,js-pull,js-transform').split(',')) {
     for (let i = 0; i < Math.min(20, N); i++) await one(shape);
     const c0 = workerdCpuMs();
     const t0 = performance.now();

@@ -241,30 +241,5 @@ pub async fn ask<T: for<'de> Deserialize<'de>>(
     env: &Env,
     op: &Op,
 ) -> Option<std::result::Result<T, String>> {
-    let namespace = env.durable_object(BINDING).ok()?;
-    Some(ask_in(&namespace, op).await)
-}
-
-async fn ask_in<T: for<'de> Deserialize<'de>>(
-    namespace: &worker::ObjectNamespace,
-    op: &Op,
-) -> std::result::Result<T, String> {
-    let stub = namespace
-        .get_by_name(OBJECT_NAME)
-        .map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(op).map_err(|e| e.to_string())?;
-    let init = worker::RequestInit {
-        method: worker::Method::Post,
-        body: Some(body.into()),
-        ..Default::default()
-    };
-    let req = Request::new_with_init("https://ledger/op", &init).map_err(|e| e.to_string())?;
-    let mut resp = stub
-        .fetch_with_request(req)
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status_code() != 200 {
-        return Err(resp.text().await.unwrap_or_default());
-    }
-    resp.json::<T>().await.map_err(|e| e.to_string())
+    super::objects::call(env, BINDING, OBJECT_NAME, op).await
 }

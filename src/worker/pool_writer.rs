@@ -99,36 +99,9 @@ pub async fn send(
     changes: &[StateChange],
     now_ms: u64,
 ) -> Option<std::result::Result<Written, String>> {
-    let namespace = env.durable_object(BINDING).ok()?;
-    Some(send_to(&namespace, changes, now_ms).await)
-}
-
-async fn send_to(
-    namespace: &worker::ObjectNamespace,
-    changes: &[StateChange],
-    now_ms: u64,
-) -> std::result::Result<Written, String> {
-    let stub = namespace
-        .get_by_name(OBJECT_NAME)
-        .map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(&Changes {
+    let body = Changes {
         now_ms,
         changes: changes.to_vec(),
-    })
-    .map_err(|e| e.to_string())?;
-    let init = worker::RequestInit {
-        method: worker::Method::Post,
-        body: Some(body.into()),
-        ..Default::default()
     };
-    let req =
-        Request::new_with_init("https://pool-writer/apply", &init).map_err(|e| e.to_string())?;
-    let mut resp = stub
-        .fetch_with_request(req)
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status_code() != 200 {
-        return Err(resp.text().await.unwrap_or_default());
-    }
-    resp.json::<Written>().await.map_err(|e| e.to_string())
+    super::objects::call(env, BINDING, OBJECT_NAME, &body).await
 }

@@ -316,7 +316,10 @@ mod tests {
                 .unwrap();
         assert!(!r.hides_usage());
         let plain: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
-        assert!(plain.get("stream_options").is_none(), "untouched unless needed");
+        assert!(
+            plain.get("stream_options").is_none(),
+            "untouched unless needed"
+        );
         r.needs_usage();
         assert!(r.hides_usage());
         let out: Value = serde_json::from_str(&r.body_for(AccountKind::Oauth)).unwrap();
