@@ -1,8 +1,8 @@
 //! What a handler gets: the settings, who is calling, the KV namespace, and a way to keep work
 //! running after the answer is sent (`waitUntil`). Cheap to clone into such work.
 
-use super::accounting::Note;
 use super::kv::Kv;
+use super::note::Note;
 use crate::api::keys::Caller;
 use crate::api::Audience;
 use crate::config::Config;

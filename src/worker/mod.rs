@@ -13,6 +13,7 @@ mod fetch;
 mod handlers;
 mod kv;
 mod ledger;
+mod note;
 mod objects;
 mod pool_state;
 mod pool_writer;

@@ -3,8 +3,8 @@
 //! or read whole) is handed to the client as a runtime object, so its bytes never enter
 //! WebAssembly.
 
-use super::accounting::{parse_usage, UsageSource};
 use super::fetch;
+use super::note::{parse_usage, UsageSource};
 use super::upstream::Answer;
 use crate::accounts::id::AccountId;
 use crate::api::translate::{idle_message, BROKE_MESSAGE};

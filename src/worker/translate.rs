@@ -3,7 +3,7 @@
 //! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
 //! runtime (`js/io.js`, `translateStream`); only the bytes to translate enter WebAssembly.
 
-use super::accounting::UsageSource;
+use super::note::UsageSource;
 use crate::api::translate::StreamTranslate;
 use crate::usage::Usage;
 use js_sys::{Promise, Reflect, Uint8Array};

@@ -6,9 +6,9 @@ use crate::api::keys::Caller;
 use crate::api::openai::chat::{ChatRequest, MAX_BODY_BYTES};
 use crate::api::Dialect;
 use crate::error::GatewayError;
-use crate::worker::accounting::UsageSource;
 use crate::worker::body;
 use crate::worker::ctx::Ctx;
+use crate::worker::note::UsageSource;
 use web_sys::{Request, Response};
 
 pub async fn completions(

@@ -10,9 +10,9 @@ use crate::api::openai::embeddings::EmbeddingsRequest;
 use crate::api::Dialect;
 use crate::error::GatewayError;
 use crate::qwen::request::Endpoint;
-use crate::worker::accounting::UsageSource;
 use crate::worker::body;
 use crate::worker::ctx::Ctx;
+use crate::worker::note::UsageSource;
 use web_sys::{Request, Response};
 
 pub async fn text(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {

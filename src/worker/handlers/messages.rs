@@ -11,9 +11,9 @@ use crate::api::calls::MessagesCall;
 use crate::api::Dialect;
 use crate::error::GatewayError;
 use crate::qwen::request::Endpoint;
-use crate::worker::accounting::UsageSource;
 use crate::worker::ctx::Ctx;
 use crate::worker::fetch::answer_id;
+use crate::worker::note::UsageSource;
 use crate::worker::{body, respond};
 use web_sys::{Request, Response};
 

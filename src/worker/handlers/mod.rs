@@ -12,12 +12,12 @@ mod models;
 mod responses;
 mod service;
 
-use super::accounting::UsageSource;
 use super::auth;
 use super::clients;
 use super::ctx::Ctx;
 use super::failover;
 use super::fetch::now_ms;
+use super::note::UsageSource;
 use super::upstream::{Answer, Deadlines};
 use super::{respond, translate};
 use crate::accounts::id::AccountId;

@@ -6,10 +6,10 @@ use crate::api::calls::ResponsesCall;
 use crate::api::openai::chat::MAX_BODY_BYTES;
 use crate::api::responses::{self, StreamTranslator};
 use crate::error::GatewayError;
-use crate::worker::accounting::UsageSource;
 use crate::worker::body;
 use crate::worker::ctx::Ctx;
 use crate::worker::fetch::{answer_id, now_ms};
+use crate::worker::note::UsageSource;
 use web_sys::{Request, Response};
 
 pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
