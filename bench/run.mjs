@@ -345,6 +345,34 @@ try {
     const r = await load(through, { body: BODY, headers: { authorization: `Bearer ${key}` } }, 8, QUICK ? 60 : 1000, worker.pids);
     results.keys.push({ name, ...r });
   }
+  // What accounting costs: the same Worker without its LEDGER binding records no usage (it
+  // still logs each request), against this one, at 8 clients, mock service time 0.
+  {
+    const bare = workerOptions(
+      { QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-bench' },
+    );
+    const before = workerdPids();
+    const noLedger = new Miniflare({
+      ...bare,
+      durableObjects: { POOL_WRITER: 'PoolWriter' },
+      handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+    });
+    const url = (await noLedger.ready).toString().replace(/\/$/, '');
+    const pids = workerdPids().filter((p) => !before.includes(p));
+    if (PIN) for (const pid of pids) pin(pid, `1-${CPUS - 1}`);
+    const k = await noLedger.getKVNamespace('QWEN_TOKEN_CACHE');
+    await k.put('ACCOUNT:bench', JSON.stringify(qwenCodeCreds(acct)));
+    await k.put('ACCOUNTS', JSON.stringify(['bench']));
+    try {
+      const n = QUICK ? 60 : 1000;
+      await load(`${url}/v1/chat/completions`, { body: BODY }, 4, QUICK ? 20 : 200);
+      const off = await load(`${url}/v1/chat/completions`, { body: BODY }, 8, n, pids);
+      const on = await load(through, { body: BODY }, 8, n, worker.pids);
+      results.accounting = { without_ledger: off, with_ledger: on };
+    } finally {
+      await noLedger.dispose();
+    }
+  }
   // 64 streamed clients at once: every answer complete, and the rate against the JS proxy's.
   const wide = QUICK ? 128 : 1280;
   const w64 = await load(through, { body: STREAM_BODY }, 64, wide, worker.pids).catch((e) => ({ error: String(e) }));
@@ -412,6 +440,8 @@ console.log('\nroutes at one client, mock service time 0 ms: workerd CPU ms per 
 for (const d of results.dialects) console.log(`  ${d.name.padEnd(48)} ${String(r2(d.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(d.latency.p50)}`);
 console.log('\nclient keys, non-streamed, 8 clients: workerd CPU ms per request, p50 ms, req/s');
 for (const k of results.keys) console.log(`  ${k.name.padEnd(48)} ${String(r2(k.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(k.latency.p50)}  ${k.rps}`);
+const acc = results.accounting;
+console.log(`\nusage accounting, non-streamed, 8 clients: workerd CPU ms per request without the ledger ${r2(acc.without_ledger.workerd_cpu_ms_per_request)}, with it ${r2(acc.with_ledger.workerd_cpu_ms_per_request)}; p50 ${r2(acc.without_ledger.latency.p50)} / ${r2(acc.with_ledger.latency.p50)} ms`);
 const c64 = results.concurrency64;
 console.log(`\n64 streamed clients: worker ${c64.worker.error ?? `${c64.worker.rps} req/s, p50 ${r2(c64.worker.latency.p50)} ms`}; JS proxy ${c64.js_proxy.error ?? `${c64.js_proxy.rps} req/s`}`);
 if (results.micro) {
