@@ -312,7 +312,7 @@ try {
     ['messages, 200 events, native (passed through)', '/v1/messages', 'bench-ds', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: LONG }] }],
     ['messages, 200 events, translated from chat', '/v1/messages', 'bench', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: LONG }] }],
     ['responses, 200 events, translated from chat', '/v1/responses', 'bench', { model: 'qwen3-coder-plus', stream: true, input: LONG }],
-    ['completions, 200 events, translated from chat', '/v1/completions', 'bench', { model: 'qwen3-coder-plus', stream: true, prompt: LONG }],
+    ['completions, 200 events, translated from chat', '/v1/completions', 'bench', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, prompt: LONG }],
     ['chat, non-streamed', '/v1/chat/completions', 'bench', { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }],
     ['messages, non-streamed, translated', '/v1/messages', 'bench', { model: 'qwen3-coder-plus', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }],
     ['responses, non-streamed, translated', '/v1/responses', 'bench', { model: 'qwen3-coder-plus', input: 'hi' }],

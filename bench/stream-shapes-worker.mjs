@@ -49,6 +49,56 @@ export default {
           else c.enqueue(r.value);
         },
       }, { highWaterMark: 0 });
+    } else if (shape === 'js-write-identity') {
+      // Each upstream chunk read in JavaScript and written into an IdentityTransformStream,
+      // whose readable side is the runtime's own (what a translator could write into).
+      const reader = up.body.getReader();
+      const its = new IdentityTransformStream();
+      const writer = its.writable.getWriter();
+      (async () => {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          await writer.write(r.value);
+        }
+        await writer.close();
+      })().catch(() => {});
+      body = its.readable;
+    } else if (shape === 'js-write-behind') {
+      // Read in JavaScript; what is made from the chunks that arrive in one turn of the event
+      // loop is written once, by a timer of 0 ms (the end of that turn).
+      const reader = up.body.getReader();
+      const its = new IdentityTransformStream();
+      const writer = its.writable.getWriter();
+      let parts = [];
+      let size = 0;
+      let scheduled = false;
+      const flush = () => {
+        scheduled = false;
+        if (!parts.length) return;
+        let out = parts[0];
+        if (parts.length > 1) {
+          out = new Uint8Array(size);
+          let at = 0;
+          for (const p of parts) { out.set(p, at); at += p.length; }
+        }
+        parts = [];
+        size = 0;
+        writer.write(out).catch(() => {});
+      };
+      (async () => {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          parts.push(r.value);
+          size += r.value.length;
+          if (!scheduled) { scheduled = true; setTimeout(flush, 0); }
+          if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
+        }
+        flush();
+        await writer.close();
+      })().catch(() => {});
+      body = its.readable;
     } else if (shape === 'js-transform') {
       body = up.body.pipeThrough(new TransformStream({ transform(chunk, c) { c.enqueue(chunk); } }));
     }

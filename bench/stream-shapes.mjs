@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // What handing a stream on costs workerd, by shape: passed as it is (native), teed with
 // JavaScript reading one branch, piped into an IdentityTransformStream, teed and piped with the
-// other branch drained every 250 ms (what the gateway does), re-made in JavaScript (a pull
-// stream, a TransformStream). The same 200-event answer from the mock each time;
-// workerd's CPU per request from /proc. The figures explain where the gateway's per-chunk cost
+// other branch drained every 250 ms (what the gateway does with a stream it passes on), re-made
+// in JavaScript (a pull stream, chunks written into an IdentityTransformStream one by one or
+// gathered per turn of the event loop as the translators do, a TransformStream). The same
+// 200-event answer from the mock each time; workerd's CPU per request (user + system) from /proc. The figures explain where the gateway's per-chunk cost
 // comes from (docs/PERFORMANCE.md).
 //
 //   node bench/stream-shapes.mjs [--requests N] [--chunk-ms MS]
@@ -25,16 +26,17 @@ const mf = new Miniflare({
 const url = (await mf.ready).toString().replace(/\/$/, '');
 
 function workerdCpuMs() {
-  let total = 0;
+  let user = 0;
+  let sys = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     let stat;
     try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
     const close = stat.lastIndexOf(')');
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
     const f = stat.slice(close + 2).split(' ');
-    if (Number(f[1]) === process.pid) total += (Number(f[11]) + Number(f[12])) * 10;
+    if (Number(f[1]) === process.pid) { user += Number(f[11]) * 10; sys += Number(f[12]) * 10; }
   }
-  return total;
+  return { user, sys };
 }
 
 // "Echo: " and 893 characters, chopped by the mock into 200 content events.
@@ -50,15 +52,17 @@ const one = (shape) => new Promise((resolve, reject) => {
 });
 
 console.log(`stream shapes: ${N} requests each, 200-event answers, mock chunk delay ${opt['chunk-ms']} ms`);
-console.log('shape                 workerd CPU ms/request   ms/request');
+console.log('shape                        workerd CPU ms/request (user + system)   ms/request');
 try {
-  for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,tee-pipe-watch,js-pull,js-transform').split(',')) {
+  for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,tee-pipe-watch,js-pull,js-write-identity,js-write-behind,js-transform').split(',')) {
     for (let i = 0; i < Math.min(20, N); i++) await one(shape);
     const c0 = workerdCpuMs();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) await one(shape);
-    const cpu = (workerdCpuMs() - c0) / N;
-    console.log(`${shape.padEnd(21)} ${cpu.toFixed(2).padStart(10)}               ${((performance.now() - t0) / N).toFixed(2)}`);
+    const c1 = workerdCpuMs();
+    const user = (c1.user - c0.user) / N;
+    const sys = (c1.sys - c0.sys) / N;
+    console.log(`${shape.padEnd(28)} ${(user + sys).toFixed(2).padStart(6)} (${user.toFixed(2)} + ${sys.toFixed(2)})               ${((performance.now() - t0) / N).toFixed(2)}`);
   }
 } finally {
   await mf.dispose();

@@ -57,7 +57,8 @@ export function turnAnswer(st, turn, idPrefix) {
 /**
  * The default chat answer (no turn left): one tool call when tools are offered and the last message
  * is the user's (arguments in 3 pieces); `mock_events: n` content pieces; "Tool said: …" after a
- * tool result; else "Echo: <last user text>".
+ * tool result; a continuation of a partial assistant message (Model Studio's partial mode, what
+ * text completions become) echoes that message: "Echo: <its text>"; else "Echo: <last user text>".
  */
 export function defaultChatAnswer(st, body) {
   const messages = Array.isArray(body.messages) ? body.messages : [];
@@ -74,6 +75,8 @@ export function defaultChatAnswer(st, body) {
     answer.content = Array.from({ length: Math.min(body.mock_events, 100_000) }, (_, i) => `w${i} `);
   } else if (last?.role === 'tool') {
     answer.content = chop(`Tool said: ${textOf(last.content)}`);
+  } else if (last?.role === 'assistant' && last.partial === true) {
+    answer.content = chop(`Echo: ${textOf(last.content)}`);
   } else {
     const lastUser = messages.findLast((msg) => msg?.role === 'user');
     answer.content = chop(`Echo: ${textOf(lastUser?.content)}`);

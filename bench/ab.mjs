@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Two (or more) builds of the Worker side by side in one sitting: each build's workerd CPU per
+// request (user + system, from /proc) and time per request, route by route, one client, the
+// builds taken in turn twice (A B A B) so that a drift of the machine shows as a drift, not as a
+// difference. For a before/after of a change:
+//
+//   git stash; bash scripts/build.sh; cp -r build .ab/before
+//   git stash pop; bash scripts/build.sh; cp -r build .ab/after
+//   node bench/ab.mjs [--requests N] [--chunk-ms MS] [--routes chat,messages,...] .ab/before .ab/after
+//
+// The build directories must lie inside the repository (workerd reads no module outside it).
+// Routes: chat, messages, responses, completions (200-event streams; the last three translated
+// from chat) and chat-whole (non-streamed). --chunk-ms spaces the mock's events (0: back to back).
+import http from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { startMock } from '../tests/mock/upstream.mjs';
+import { MockControl, qwenCodeCreds, workerOptions } from '../tests/harness.mjs';
+
+const { values: opt, positionals: builds } = parseArgs({
+  allowPositionals: true,
+  options: {
+    requests: { type: 'string', default: '200' },
+    'chunk-ms': { type: 'string', default: '0' },
+    routes: { type: 'string', default: 'chat,messages,responses,completions,chat-whole' },
+  },
+});
+if (builds.length < 1) {
+  console.error('usage: node bench/ab.mjs [--requests N] [--chunk-ms MS] [--routes a,b] BUILD_DIR [BUILD_DIR ...]');
+  process.exit(2);
+}
+const N = Number(opt.requests);
+const LONG = 'x'.repeat(893);
+const ROUTES = {
+  chat: ['/v1/chat/completions', { model: 'qwen3-coder-plus', stream: true, messages: [{ role: 'user', content: LONG }] }],
+  messages: ['/v1/messages', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, messages: [{ role: 'user', content: LONG }] }],
+  responses: ['/v1/responses', { model: 'qwen3-coder-plus', stream: true, input: LONG }],
+  completions: ['/v1/completions', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, prompt: LONG }],
+  'chat-whole': ['/v1/chat/completions', { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }],
+};
+const routes = opt.routes.split(',');
+for (const r of routes) if (!ROUTES[r]) throw new Error(`unknown route ${r}`);
+
+/** CPU time (ms) used so far by this process's workerd children. */
+function workerdCpuMs() {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
+    const f = stat.slice(close + 2).split(' ');
+    if (Number(f[1]) === process.pid) total += (Number(f[11]) + Number(f[12])) * 10;
+  }
+  return total;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const one = (url, body) => new Promise((resolve, reject) => {
+  const u = new URL(url);
+  const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: {
+    authorization: 'Bearer sk-ab', 'content-type': 'application/json', 'x-qwen-account': 'ab',
+  } }, (res) => {
+    res.resume();
+    res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${u.pathname}: HTTP ${res.statusCode}`))));
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+
+const mock = await startMock({ chunkDelayMs: Number(opt['chunk-ms']) });
+const ctl = new MockControl(mock.url);
+const rows = new Map();
+console.log(`${N} requests per route and build, one client, mock events ${opt['chunk-ms']} ms apart: workerd CPU ms per request, ms per request`);
+try {
+  for (let round = 0; round < 2; round++) {
+    for (const dir of builds) {
+      const mf = new Miniflare({
+        ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: 'sk-ab' }),
+        scriptPath: `${dir}/index.js`,
+        handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+      });
+      try {
+        const url = (await mf.ready).toString().replace(/\/$/, '');
+        const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
+        await kv.put('ACCOUNT:ab', JSON.stringify(qwenCodeCreds(await ctl.account('ab'))));
+        await kv.put('ACCOUNTS', JSON.stringify(['ab']));
+        for (const r of routes) {
+          const [route, b] = ROUTES[r];
+          const body = JSON.stringify(b);
+          for (let i = 0; i < Math.min(20, N); i++) await one(url + route, body);
+          const c0 = workerdCpuMs();
+          const t0 = performance.now();
+          for (let i = 0; i < N; i++) await one(url + route, body);
+          const cell = `${((workerdCpuMs() - c0) / N).toFixed(2)}  ${((performance.now() - t0) / N).toFixed(1)}`;
+          const key = `${r.padEnd(12)} ${dir}`;
+          rows.set(key, [...(rows.get(key) ?? []), cell]);
+        }
+      } finally {
+        await mf.dispose();
+      }
+    }
+  }
+} finally {
+  await mock.close();
+}
+for (const r of routes) for (const dir of builds) console.log(`${`${r.padEnd(12)} ${dir}`.padEnd(40)} ${rows.get(`${r.padEnd(12)} ${dir}`).map((c) => c.padEnd(14)).join('  ')}`);
