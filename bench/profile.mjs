@@ -5,9 +5,16 @@
 // bench/stream-shapes-worker.mjs). Prints, per route, the time per request the isolate spent in
 // WebAssembly, in the bundle's JavaScript (the bindings and our runtime helpers), in the
 // runtime's built-ins and in the garbage collector, then the functions that cost most, each with
-// its caller. The mock upstream answers at once, its events back to back.
+// its caller. The mock upstream answers at once, its events back to back unless --chunk-ms.
 //
 //   node bench/profile.mjs [--requests N] [--route NAME[,NAME...]] [--top K] [--interval-us US]
+//                          [--chunk-ms MS] [--inclusive]
+//   node bench/profile.mjs --cold K
+//
+// --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
+// functions with all it called. The *-long routes (3,600-event answers) run only when named.
+// --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
+// each), and what the first one spends most on.
 //
 // The profile sees only the isolate's own work: the runtime's socket and stream work outside V8
 // is not in it (bench/run.mjs and bench/ab.mjs measure workerd's whole CPU from /proc). What
@@ -29,6 +36,10 @@ const { values: opt } = parseArgs({
     route: { type: 'string' },
     top: { type: 'string', default: '8' },
     'interval-us': { type: 'string', default: '100' },
+    inclusive: { type: 'boolean', default: false },
+    'chunk-ms': { type: 'string', default: '0' },
+    warmup: { type: 'string', default: '30' },
+    cold: { type: 'string' },
   },
 });
 const N = Number(opt.requests);
@@ -45,6 +56,10 @@ const ROUTES = [
   ['chat', 'chat, non-streamed', '/v1/chat/completions', 'prof', { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }],
   ['messages', 'messages, non-streamed, translated', '/v1/messages', 'prof', { model: 'qwen3-coder-plus', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }],
   ['responses', 'responses, non-streamed, translated', '/v1/responses', 'prof', { model: 'qwen3-coder-plus', input: 'hi' }],
+  // A long answer: "Echo: " and 16,000 characters, about 3,600 content events.
+  ['chat-stream-long', 'chat, 3,600 events, passed through', '/v1/chat/completions', 'prof', { model: 'qwen3-coder-plus', stream: true, messages: [{ role: 'user', content: 'x'.repeat(16000) }] }],
+  ['messages-stream-long', 'messages, 3,600 events, translated from chat', '/v1/messages', 'prof', { model: 'qwen3-coder-plus', stream: true, max_tokens: 32000, messages: [{ role: 'user', content: 'x'.repeat(16000) }] }],
+  ['responses-stream-long', 'responses, 3,600 events, translated from chat', '/v1/responses', 'prof', { model: 'qwen3-coder-plus', stream: true, input: 'x'.repeat(16000) }],
   ['embeddings', 'embeddings, passed through', '/v1/embeddings', 'prof-ds', { model: 'text-embedding-v4', input: ['a', 'b'] }],
 ];
 // The five-line JavaScript proxy (bench/proxy-floor.mjs), the floor of any gateway here.
@@ -54,8 +69,9 @@ const FLOOR = [
   // bench/stream-shapes-worker.mjs: the same answer re-made in JavaScript, a pull per chunk
   // (the floor of any stream a Worker makes itself, as a translator must).
   ['shape-js-pull', 'floor: a JS pull stream, chat, 200 events', '/js-pull', 'prof', ROUTES[0][4]],
+  ['shape-js-pull-long', 'floor: a JS pull stream, chat, 3,600 events', '/js-pull', 'prof', ROUTES.find((r) => r[0] === 'chat-stream-long')[4]],
 ];
-const chosen = opt.route ? [...FLOOR, ...ROUTES].filter((r) => opt.route.split(',').includes(r[0])) : [...FLOOR, ...ROUTES];
+const chosen = opt.route ? [...FLOOR, ...ROUTES].filter((r) => opt.route.split(',').includes(r[0])) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));
 
 const freePort = () => new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
@@ -120,7 +136,80 @@ function kindOf(frame) {
   return 'runtime';
 }
 
-const mock = await startMock({ chunkDelayMs: 0 });
+/** The isolate's time in a profile (WebAssembly, JavaScript, built-ins, collector), in µs. */
+function isolateTime(profile, interval) {
+  const self = selfTimes(profile, interval);
+  let total = 0;
+  for (const node of profile.nodes) {
+    const kind = kindOf(node.callFrame);
+    if (kind !== 'program' && kind !== 'idle') total += self.get(node.id) ?? 0;
+  }
+  return { total, self };
+}
+
+/** The first and second chat request of `k` new Workers, profiled. */
+async function coldStarts(k) {
+  const interval = Number(opt['interval-us']);
+  const mock = await startMock({ chunkDelayMs: 0 });
+  const ctl = new MockControl(mock.url);
+  const body = JSON.stringify({ model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] });
+  const firsts = [];
+  const seconds = [];
+  const costliest = new Map();
+  try {
+    for (let i = 0; i < k; i++) {
+      const port = await freePort();
+      const mf = new Miniflare({
+        ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY }),
+        inspectorPort: port,
+        handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+      });
+      const url = (await mf.ready).toString().replace(/\/$/, '');
+      const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
+      await kv.put('ACCOUNT:cold', JSON.stringify(qwenCodeCreds(await ctl.account('cold'))));
+      await kv.put('ACCOUNTS', JSON.stringify(['cold']));
+      const insp = await inspector(port);
+      try {
+        await insp.send('Profiler.enable');
+        await insp.send('Profiler.setSamplingInterval', { interval });
+        for (const into of [firsts, seconds]) {
+          await insp.send('Profiler.start');
+          const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body });
+          await res.text();
+          if (res.status !== 200) throw new Error(`cold request: HTTP ${res.status}`);
+          const { profile } = await insp.send('Profiler.stop');
+          const { total, self } = isolateTime(profile, interval);
+          into.push(total);
+          if (into === firsts) {
+            for (const node of profile.nodes) {
+              const t = self.get(node.id) ?? 0;
+              const kind = kindOf(node.callFrame);
+              if (!t || kind === 'program' || kind === 'idle') continue;
+              const name = `${kind} ${(node.callFrame.functionName || '(anonymous)').replace(/::h[0-9a-f]{16}$/, '')}`;
+              costliest.set(name, (costliest.get(name) ?? 0) + t / k);
+            }
+          }
+        }
+      } finally {
+        insp.close();
+        await mf.dispose();
+      }
+    }
+  } finally {
+    await mock.close();
+  }
+  const mean = (xs) => (xs.reduce((a, b) => a + b, 0) / xs.length / 1000).toFixed(1);
+  console.log(`${k} new Workers, a non-streamed chat request each, then a second: the isolate's time (V8 profile, every ${interval} µs)`);
+  console.log(`  first request ${mean(firsts)} ms, second ${mean(seconds)} ms`);
+  console.log('the first request\'s costliest functions, ms');
+  for (const [name, t] of [...costliest].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`  ${(t / 1000).toFixed(2).padStart(6)}  ${name}`);
+}
+if (opt.cold) {
+  await coldStarts(Number(opt.cold));
+  process.exit(0);
+}
+
+const mock = await startMock({ chunkDelayMs: Number(opt['chunk-ms']) });
 const ctl = new MockControl(mock.url);
 const persist = mkdtempSync(path.join(tmpdir(), 'qwen-profile-'));
 const inspectorPort = await freePort();
@@ -170,7 +259,7 @@ try {
   for (const [id, name, route, account, body] of chosen) {
     const [base, target] = id.startsWith('floor') ? [floorUrl, floorInsp] : id.startsWith('shape') ? [shapesUrl, shapesInsp] : [url, insp];
     const text = JSON.stringify(body);
-    for (let i = 0; i < Math.min(30, N); i++) await send(base, route, account, text);
+    for (let i = 0; i < Math.min(30, N, Number(opt.warmup ?? 30)); i++) await send(base, route, account, text);
     await target.send('Profiler.start');
     for (let i = 0; i < N; i++) await send(base, route, account, text);
     const { profile } = await target.send('Profiler.stop');
@@ -194,6 +283,23 @@ try {
     const per = (t) => (t / N).toFixed(0);
     const total = byKind.wasm + byKind.js + byKind.runtime + byKind.gc;
     console.log(`${name.padEnd(46)} ${per(total).padStart(7)} ${per(byKind.wasm).padStart(6)} ${per(byKind.js).padStart(6)} ${per(byKind.runtime).padStart(7)} ${per(byKind.gc).padStart(6)} ${(profile.samples.length / N).toFixed(1).padStart(8)}`);
+    if (opt.inclusive) {
+      // Time spent in each of our Rust functions and everything it called, the WebAssembly's
+      // calls out to JavaScript included (a function counted once per sample however deep).
+      const incl = new Map();
+      for (const node of profile.nodes) {
+        const t = self.get(node.id) ?? 0;
+        if (!t) continue;
+        const seen = new Set();
+        for (let n = node; n; n = parent.get(n.id)) {
+          const f = n.callFrame.functionName;
+          if (!f.startsWith('qwen_worker::') || seen.has(f)) continue;
+          seen.add(f);
+          incl.set(f, (incl.get(f) ?? 0) + t);
+        }
+      }
+      tops.push([`${name}, our functions inclusive`, [...incl].map(([f, t]) => [f.replace(/::h[0-9a-f]{16}$/, ''), t]).sort((a, b) => b[1] - a[1]).slice(0, TOP)]);
+    }
     tops.push([name, [...byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)]);
   }
 } finally {

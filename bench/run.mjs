@@ -379,8 +379,74 @@ try {
   const p64 = await load(viaProxy, { body: STREAM_BODY, headers: proxyHeaders }, 64, wide, proxy.pids).catch((e) => ({ error: String(e) }));
   results.concurrency64 = { worker: w64, js_proxy: p64 };
 
-  // 5. Size and start.
-  results.start = { miniflare_start_to_first_answer_ms: worker.startMs };
+  // 5. Size and start. A new isolate's first model request (its account and pool read from KV,
+  // the glue's first runs) against its second, workerd CPU from /proc (10 ms ticks, so the mean
+  // of several fresh Workers); the start itself (compiling the WebAssembly) comes before both.
+  const cold = { first: [], second: [], first_main: [], second_main: [], floor_first: [], floor_first_main: [] };
+  // The CPU of a workerd's main thread (the isolate's and the event loop's), without the threads
+  // that compile WebAssembly in the background.
+  const mainThreadCpuMs = (pids) => pids.reduce((sum, pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return sum + (Number(f[11]) + Number(f[12])) * TICK_MS;
+    } catch {
+      return sum;
+    }
+  }, 0);
+  for (let i = 0; i < (QUICK ? 2 : 8); i++) {
+    // The same for the five-line proxy: what any Worker's first request costs under Miniflare.
+    const freshFloor = new Miniflare({
+      rootPath: ROOT, scriptPath: 'bench/proxy-floor.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
+      bindings: { UPSTREAM: mock.url }, host: '127.0.0.1', port: 0,
+    });
+    const beforeFloor = workerdPids();
+    try {
+      const url = (await freshFloor.ready).toString().replace(/\/$/, '');
+      const pids = workerdPids().filter((p) => !beforeFloor.includes(p));
+      const c0 = workerdCpuMs(pids);
+      const m0 = mainThreadCpuMs(pids);
+      await request(new http.Agent(), `${url}/`, { body: BODY, headers: proxyHeaders });
+      cold.floor_first.push(workerdCpuMs(pids) - c0);
+      cold.floor_first_main.push(mainThreadCpuMs(pids) - m0);
+    } finally {
+      await freshFloor.dispose();
+    }
+    const fresh = new Miniflare({
+      ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY }),
+      handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+    });
+    const before = workerdPids();
+    try {
+      const url = (await fresh.ready).toString().replace(/\/$/, '');
+      const pids = workerdPids().filter((p) => !before.includes(p));
+      const k = await fresh.getKVNamespace('QWEN_TOKEN_CACHE');
+      await k.put('ACCOUNT:bench', JSON.stringify(qwenCodeCreds(acct)));
+      await k.put('ACCOUNTS', JSON.stringify(['bench']));
+      const agent = new http.Agent({ keepAlive: true });
+      for (const which of ['first', 'second']) {
+        const c0 = workerdCpuMs(pids);
+        const m0 = mainThreadCpuMs(pids);
+        await request(agent, `${url}/v1/chat/completions`, { body: BODY });
+        cold[which].push(workerdCpuMs(pids) - c0);
+        cold[`${which}_main`].push(mainThreadCpuMs(pids) - m0);
+      }
+      agent.destroy();
+    } finally {
+      await fresh.dispose();
+    }
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  results.start = {
+    miniflare_start_to_first_answer_ms: worker.startMs,
+    first_request_workerd_cpu_ms: mean(cold.first),
+    second_request_workerd_cpu_ms: mean(cold.second),
+    first_request_main_thread_cpu_ms: mean(cold.first_main),
+    floor_first_request_workerd_cpu_ms: mean(cold.floor_first),
+    floor_first_request_main_thread_cpu_ms: mean(cold.floor_first_main),
+    second_request_main_thread_cpu_ms: mean(cold.second_main),
+    fresh_workers: cold.first.length,
+  };
   const wasm = readFileSync(path.join(ROOT, 'build/index_bg.wasm')).length;
   const js = readFileSync(path.join(ROOT, 'build/index.js')).length;
   results.size = { wasm_bytes: wasm, js_bytes: js };
@@ -436,6 +502,7 @@ const st = results.streaming;
 console.log(`\nstreaming, ${st.events} events: ttfb direct ${r2(st.direct.ttfb_ms)} ms, worker ${r2(st.worker.ttfb_ms)} ms; per-chunk transit direct p50 ${r2(st.direct.transit.p50)} ms, worker p50 ${r2(st.worker.transit.p50)} / p99 ${r2(st.worker.transit.p99)} ms; worst added ${r2(st.worst_added_ms)} ms`);
 console.log(`KV per request (steady state, ${results.kv.hot_path_requests} requests): ${JSON.stringify(results.kv.hot_path_per_request)}; first request on a new account, with its refresh: ${JSON.stringify(results.kv.first_request_on_a_new_account_with_refresh)}`);
 console.log(`size: wasm ${results.size.wasm_bytes} B, js ${results.size.js_bytes} B${results.size.upload_gzip_kib ? `, wrangler upload ${results.size.upload_kib} KiB / gzip ${results.size.upload_gzip_kib} KiB` : ''}; start to first answer ${r2(results.start.miniflare_start_to_first_answer_ms)} ms (Miniflare + workerd)`);
+console.log(`a new Worker's first chat request: workerd CPU ${r2(results.start.first_request_workerd_cpu_ms)} ms (main thread ${r2(results.start.first_request_main_thread_cpu_ms)}), its second ${r2(results.start.second_request_workerd_cpu_ms)} ms (main thread ${r2(results.start.second_request_main_thread_cpu_ms)}); the JS proxy's first ${r2(results.start.floor_first_request_workerd_cpu_ms)} ms (main thread ${r2(results.start.floor_first_request_main_thread_cpu_ms)}); mean of ${results.start.fresh_workers}, 10 ms ticks`);
 console.log('\nroutes at one client, mock service time 0 ms: workerd CPU ms per request, p50 ms');
 for (const d of results.dialects) console.log(`  ${d.name.padEnd(48)} ${String(r2(d.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(d.latency.p50)}`);
 console.log('\nclient keys, non-streamed, 8 clients: workerd CPU ms per request, p50 ms, req/s');
