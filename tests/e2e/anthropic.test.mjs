@@ -2,7 +2,8 @@
 // workerd, on both paths: native (a DashScope account's Anthropic-compatible endpoint) and
 // translated (an OAuth account's chat endpoint). Create, the stream helper with its event
 // accumulation, a tool round trip, count_tokens, errors in Anthropic's envelope, failover that
-// crosses paths, a stream broken mid-answer, and session affinity with a byte-stable prefix.
+// crosses paths, a stream broken mid-answer, session affinity with a byte-stable prefix, and how a
+// translated stream is handed on (gathered when upstream is ahead, upstream read to its end).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
@@ -260,5 +261,64 @@ describe('Anthropic dialect: keep-alive while upstream is slow', () => {
     } finally {
       await s.mock.config({ chunk_delay_ms: 5 });
     }
+  });
+});
+
+describe('Anthropic dialect: how a translated stream is handed on', () => {
+  const box = stackWith([['hand1', {}]]);
+
+  /** A streamed Messages request; the text and the chunks as the client read them. */
+  async function streamed(s, content, maxTokens = 4000) {
+    const res = await fetch(`${s.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'qwen3-coder-plus', max_tokens: maxTokens, stream: true, messages: [{ role: 'user', content }] }),
+    });
+    assert.equal(res.status, 200);
+    const chunks = [];
+    const decoder = new TextDecoder();
+    for await (const c of res.body) chunks.push(decoder.decode(c, { stream: true }));
+    const text = chunks.join('');
+    const deltas = [...text.matchAll(/"text_delta","text":"([^"]*)"/g)].map((m) => m[1]).join('');
+    return { text, chunks, deltas };
+  }
+
+  test('upstream ahead of the client: its events reach the client gathered, the answer intact', async () => {
+    const { s } = box;
+    await s.mock.config({ chunk_delay_ms: 0 });
+    try {
+      const long = 'x'.repeat(893); // "Echo: " and this, in about 200 events
+      const { chunks, deltas, text } = await streamed(s, long);
+      assert.equal(deltas, `Echo: ${long}`);
+      assert.ok(text.endsWith('event: message_stop\ndata: {"type":"message_stop"}\n\n'));
+      const events = text.split('\n\n').filter(Boolean).length;
+      assert.ok(events > 200, `${events} events`);
+      // One chunk per turn of the Worker's event loop, not one per event (the client's own reads
+      // gather some too: a Worker handing on each event alone was read here in about 15).
+      assert.ok(chunks.length <= 8, `${chunks.length} chunks for ${events} events`);
+    } finally {
+      await s.mock.config({ chunk_delay_ms: 5 });
+    }
+  });
+
+  test('events that come apart go out as they come', async () => {
+    const { s } = box;
+    await s.mock.config({ chunk_delay_ms: 150 });
+    try {
+      const { chunks, deltas } = await streamed(s, 'one by one', 50);
+      assert.equal(deltas, 'Echo: one by one');
+      const withText = chunks.filter((c) => c.includes('"text_delta"'));
+      assert.ok(withText.length >= 3, `text came in ${withText.length} chunks: ${JSON.stringify(chunks)}`);
+    } finally {
+      await s.mock.config({ chunk_delay_ms: 5 });
+    }
+  });
+
+  test('a finished answer leaves upstream\'s connection to serve again (read to its end, not cancelled)', async () => {
+    const { s } = box;
+    const before = (await s.mock.stats()).connections;
+    for (let i = 0; i < 8; i++) assert.equal((await streamed(s, `turn ${i}`, 50)).deltas, `Echo: turn ${i}`);
+    const opened = (await s.mock.stats()).connections - before;
+    assert.ok(opened <= 2, `${opened} new upstream connections for 8 answers`);
   });
 });

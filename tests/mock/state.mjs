@@ -21,6 +21,8 @@ export function freshState() {
       refresh_calls: {}, chat_calls: {}, device_code_calls: 0, device_poll_calls: 0,
       messages_calls: {}, embeddings_calls: {}, completions_calls: {}, models_calls: {},
       endpoint_calls: Object.fromEntries(ENDPOINT_KINDS.map((k) => [k, 0])),
+      // TCP connections accepted (a client that reuses its connections opens few).
+      connections: 0,
     },
   };
 }

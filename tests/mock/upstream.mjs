@@ -59,7 +59,8 @@
 //   GET  /__mock/requests[?path=&account=&endpoint=&surface=]   DELETE /__mock/requests
 //        (each: seq, method, path, query, headers, body parsed, raw_body as sent, account, endpoint, surface)
 //   GET  /__mock/stats   {refresh_calls, chat_calls, messages_calls, embeddings_calls, completions_calls,
-//        models_calls: {account: n}, device_code_calls, device_poll_calls, endpoint_calls: {kind: n}}
+//        models_calls: {account: n}, device_code_calls, device_poll_calls, endpoint_calls: {kind: n},
+//        connections (TCP connections accepted)}
 //   POST /__mock/reset   GET|POST /__mock/config {chunk_delay_ms?=15, service_time_ms?=0, refresh_delay_ms?=0}
 //   GET  /__mock/errors[/<name>]       the error fixtures
 //
@@ -195,7 +196,10 @@ export async function startMock({ port = 0, host = '127.0.0.1', chunkDelayMs = 1
       }
     });
   });
-  server.on('connection', (socket) => socket.setNoDelay(true)); // each res.write leaves at once
+  server.on('connection', (socket) => {
+    rt.st.stats.connections++;
+    socket.setNoDelay(true); // each res.write leaves at once
+  });
   // Idle keep-alive connections live longer than the clients' pools keep them, so a client never
   // reuses a socket the mock is just closing (which would look like a spurious network error).
   server.keepAliveTimeout = 65_000;

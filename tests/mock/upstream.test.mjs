@@ -324,3 +324,24 @@ test('runs as a script and stops on SIGTERM', async () => {
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
 });
+
+test('stats count the TCP connections accepted: kept-alive requests share one, a closed one does not', async () => {
+  const a = await account('conn');
+  const http = await import('node:http');
+  const url = new URL(mock.url);
+  const call = (agent) => new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers: {
+      authorization: `Bearer ${a.access_token}`, 'content-type': 'application/json',
+    } }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    req.end(JSON.stringify({ model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }));
+  });
+  const kept = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const before = (await ctl('GET', '/__mock/stats')).connections;
+  for (let i = 0; i < 3; i++) await call(kept);
+  assert.equal((await ctl('GET', '/__mock/stats')).connections - before, 1);
+  kept.destroy();
+  const fresh = new http.Agent({ keepAlive: false });
+  for (let i = 0; i < 2; i++) await call(fresh);
+  assert.equal((await ctl('GET', '/__mock/stats')).connections - before, 3);
+});
