@@ -10,7 +10,8 @@
 //
 // The build directories must lie inside the repository (workerd reads no module outside it).
 // Routes: chat, messages, responses, completions (200-event streams; the last three translated
-// from chat) and chat-whole (non-streamed). --chunk-ms spaces the mock's events (0: back to back).
+// from chat), chat-whole (non-streamed) and chat-large (non-streamed, 100 KB of request).
+// --chunk-ms spaces the mock's events (0: back to back).
 import http from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,8 @@ const ROUTES = {
   responses: ['/v1/responses', { model: 'qwen3-coder-plus', stream: true, input: LONG }],
   completions: ['/v1/completions', { model: 'qwen3-coder-plus', stream: true, max_tokens: 4000, prompt: LONG }],
   'chat-whole': ['/v1/chat/completions', { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }],
+  // A coding agent's turn is large: 100 KB of context, a short answer.
+  'chat-large': ['/v1/chat/completions', { model: 'qwen3-coder-plus', max_tokens: 20, messages: [{ role: 'system', content: 'y'.repeat(100_000) }, { role: 'user', content: 'hi' }] }],
 };
 const routes = opt.routes.split(',');
 for (const r of routes) if (!ROUTES[r]) throw new Error(`unknown route ${r}`);

@@ -43,6 +43,16 @@ extern "C" {
         abort: &AbortController,
     ) -> js_sys::Object;
 
+    #[wasm_bindgen(js_name = sendRequest)]
+    fn send_request_js(
+        method: &str,
+        url: &str,
+        header_lines: &str,
+        bearer: Option<String>,
+        body: Option<Box<[u8]>>,
+        ms: f64,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = usageIn)]
     fn usage_in_js(bytes: &Uint8Array) -> Option<String>;
 }
@@ -178,6 +188,8 @@ pub async fn get(
     send("GET", url, headers, bearer, None, timeout_ms).await
 }
 
+/// One request in one call to the runtime (headers, body and the deadline on the response head
+/// all set there): a header name or value with a line break is refused here.
 async fn send(
     method: &str,
     url: &str,
@@ -186,33 +198,52 @@ async fn send(
     body: Option<&str>,
     timeout_ms: u64,
 ) -> Result<Exchange, String> {
-    let h = web_sys::Headers::new().map_err(js_detail)?;
+    let mut lines = String::with_capacity(256);
     for (k, v) in headers {
-        h.set(k, v).map_err(js_detail)?;
+        if has_line_break(k) || has_line_break(v) {
+            return Err(format!("the header {k} has a line break"));
+        }
+        lines.push_str(k);
+        lines.push('\n');
+        lines.push_str(v);
+        lines.push('\n');
     }
-    if let Some(t) = bearer {
-        h.set("authorization", &format!("Bearer {t}"))
-            .map_err(|_| "the stored token is not a valid header value".to_owned())?;
+    if bearer.is_some_and(has_line_break) {
+        return Err(BAD_TOKEN.to_owned());
     }
-    let abort = AbortController::new().map_err(js_detail)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_headers(&h);
-    if let Some(body) = body {
-        init.set_body(&JsValue::from_str(body));
+    let r = JsFuture::from(send_request_js(
+        method,
+        url,
+        &lines,
+        bearer.map(str::to_owned),
+        body.map(|b| b.as_bytes().into()),
+        timeout_ms as f64,
+    ))
+    .await
+    .map_err(js_detail)?;
+    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    if get("badToken").is_truthy() {
+        return Err(BAD_TOKEN.to_owned());
     }
-    init.set_signal(Some(&abort.signal()));
-    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(js_detail)?;
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fetch = JsFuture::from(global.fetch_with_request(&request));
-    match with_deadline(fetch, timeout_ms, &abort).await {
-        None => Err(format!("no answer within {} s", timeout_ms.div_ceil(1000))),
-        Some(Err(e)) => Err(js_detail(e)),
-        Some(Ok(v)) => Ok(Exchange {
-            response: v.unchecked_into(),
-            abort,
-        }),
+    if get("timedOut").is_truthy() {
+        return Err(format!("no answer within {} s", timeout_ms.div_ceil(1000)));
     }
+    let response = get("response");
+    if response.is_undefined() {
+        return Err(get("error")
+            .as_string()
+            .unwrap_or_else(|| "network error".into()));
+    }
+    Ok(Exchange {
+        response: response.unchecked_into(),
+        abort: get("abort").unchecked_into(),
+    })
+}
+
+const BAD_TOKEN: &str = "the stored token is not a valid header value";
+
+fn has_line_break(s: &str) -> bool {
+    s.bytes().any(|b| b == b'\n' || b == b'\r')
 }
 
 /// A body read in the runtime under a cap and a deadline.

@@ -56,6 +56,45 @@ export async function readCapped(body, cap, ms, abort, drain) {
 }
 
 /**
+ * One request to upstream in one call from WebAssembly: `headerLines` holds the headers as
+ * `name\nvalue\n` pairs (the caller has made sure that no name or value holds a line break),
+ * `bearer` (or null) goes into `authorization`, `body` (bytes, or null) is sent as it is (the
+ * runtime copies it at once). Waits for the response head at most `ms`, then aborts the request.
+ * Resolves {response, abort}, {badToken: true} (the bearer cannot be a header value),
+ * {timedOut: true} or {error}; never rejects.
+ */
+export async function sendRequest(method, url, headerLines, bearer, body, ms) {
+  const headers = new Headers();
+  try {
+    const parts = headerLines.split('\n');
+    for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
+  } catch (e) {
+    return { error: String(e?.message ?? e) };
+  }
+  if (bearer !== null && bearer !== undefined) {
+    try {
+      headers.set('authorization', `Bearer ${bearer}`);
+    } catch {
+      return { badToken: true };
+    }
+  }
+  const abort = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, ms);
+  try {
+    const response = await fetch(url, { method, headers, body: body ?? undefined, signal: abort.signal });
+    return { response, abort };
+  } catch (e) {
+    return timedOut ? { timedOut: true } : { error: e?.message ? String(e.message) : typeof e === 'string' ? e : 'network error' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * The client's side of a committed upstream stream: every chunk passed on as it arrives (it
  * never enters WebAssembly), and a stream that ends cleanly whatever upstream does. When upstream
  * sends nothing for `idleMs`, or fails while sending, `idleBytes` or `failBytes` (an error event
