@@ -12,6 +12,7 @@ use crate::api::{anthropic, openai};
 use crate::api::{Audience, Dialect};
 use crate::error::{Category, GatewayError};
 use js_sys::Uint8Array;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, ReadableStream, Response, ResponseInit};
 
@@ -19,24 +20,60 @@ const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "authorization, content-type, x-api-key, x-qwen-account";
 const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, x-upstream-request-id, retry-after";
 
-/// Headers every answer carries.
-pub fn headers(content_type: &str) -> Headers {
+#[wasm_bindgen(module = "/src/worker/js/io.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = setHeaders)]
+    fn set_headers_js(headers: &Headers, lines: &str);
+}
+
+/// Sets `pairs` on `h` in one call to the runtime (each header crossing on its own costs more
+/// than the rest of setting it). A pair with a line break is left out, as the runtime would
+/// refuse it.
+pub fn set_all(h: &Headers, pairs: &[(&str, &str)]) {
+    let mut lines = String::with_capacity(256);
+    for (k, v) in pairs {
+        if k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
+            continue;
+        }
+        lines.push_str(k);
+        lines.push('\n');
+        lines.push_str(v);
+        lines.push('\n');
+    }
+    set_headers_js(h, &lines);
+}
+
+/// The headers every answer carries, and `more`.
+pub fn headers_with(content_type: &str, more: &[(&str, &str)]) -> Headers {
     // Headers::new() cannot fail in the runtime; a null stand-in keeps that from panicking.
     let h = Headers::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into());
-    let _ = h.set("content-type", content_type);
-    let _ = h.set("access-control-allow-origin", "*");
-    let _ = h.set("access-control-expose-headers", CORS_EXPOSE);
+    let mut pairs = vec![
+        ("content-type", content_type),
+        ("access-control-allow-origin", "*"),
+        ("access-control-expose-headers", CORS_EXPOSE),
+    ];
+    pairs.extend_from_slice(more);
+    set_all(&h, &pairs);
     h
+}
+
+/// Headers every answer carries.
+pub fn headers(content_type: &str) -> Headers {
+    headers_with(content_type, &[])
 }
 
 /// The request's id and the security headers, on whatever answer a request gets: nothing
 /// is sniffed as another type, no referrer leaves, no page of ours is framed.
 pub fn stamped(resp: Response, request_id: &str) -> Response {
-    let h = resp.headers();
-    let _ = h.set("x-request-id", request_id);
-    let _ = h.set("x-content-type-options", "nosniff");
-    let _ = h.set("referrer-policy", "no-referrer");
-    let _ = h.set("x-frame-options", "DENY");
+    set_all(
+        &resp.headers(),
+        &[
+            ("x-request-id", request_id),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
+        ],
+    );
     resp
 }
 
@@ -86,17 +123,19 @@ pub fn error(e: &GatewayError, dialect: Dialect, audience: Audience) -> Response
         Dialect::OpenAI => openai::errors::body(e, audience),
         Dialect::Anthropic => anthropic::errors::body(e, audience),
     };
-    let h = headers("application/json");
-    if let Some(secs) = e.retry_after_secs() {
-        let _ = h.set("retry-after", &secs.to_string());
+    let retry_after = e.retry_after_secs().map(|s| s.to_string());
+    let mut more = Vec::with_capacity(3);
+    if let Some(secs) = &retry_after {
+        more.push(("retry-after", secs.as_str()));
     }
     if let Some(allow) = e.allow() {
-        let _ = h.set("allow", allow);
+        more.push(("allow", allow));
     }
     if e.category() == Category::Authentication && !matches!(e, GatewayError::UpstreamClient { .. })
     {
-        let _ = h.set("www-authenticate", "Bearer");
+        more.push(("www-authenticate", "Bearer"));
     }
+    let h = headers_with("application/json", &more);
     Response::new_with_opt_str_and_init(Some(&body.to_string()), &init(e.status(), &h))
         .unwrap_or_else(|_| last_resort())
 }
@@ -123,23 +162,23 @@ fn answer_headers(
     content_type: &str,
     streamed: bool,
 ) -> Headers {
-    let h = headers(content_type);
+    let mut more = Vec::with_capacity(4);
     if streamed {
-        let _ = h.set("cache-control", "no-cache");
-        let _ = h.set("x-accel-buffering", "no");
+        more.push(("cache-control", "no-cache"));
+        more.push(("x-accel-buffering", "no"));
     }
     // Upstream's own request id, for support tickets with the provider (ours is x-request-id).
-    if let Some(v) = exchange
+    let upstream_id = exchange
         .header("x-dashscope-request-id")
         .or_else(|| exchange.header("x-request-id"))
-        .or_else(|| exchange.header("request-id"))
-    {
-        let _ = h.set("x-upstream-request-id", &v);
+        .or_else(|| exchange.header("request-id"));
+    if let Some(v) = &upstream_id {
+        more.push(("x-upstream-request-id", v));
     }
     if let Some(id) = account {
-        let _ = h.set("x-qwen-account", id.as_str());
+        more.push(("x-qwen-account", id.as_str()));
     }
-    h
+    headers_with(content_type, &more)
 }
 
 /// The events that end a passed-through stream early, in the client's dialect: upstream silent

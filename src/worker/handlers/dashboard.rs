@@ -9,6 +9,7 @@
 
 use crate::error::GatewayError;
 use crate::worker::ctx::Ctx;
+use crate::worker::respond;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -127,17 +128,18 @@ async fn serve(
 fn secured(content_type: &str, cache: &str) -> Headers {
     // Headers::new() cannot fail in the runtime; a null stand-in keeps that from panicking.
     let h = Headers::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into());
-    for (name, value) in [
-        ("content-type", content_type),
-        ("content-security-policy", CONTENT_SECURITY_POLICY),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("x-frame-options", "DENY"),
-        ("cross-origin-opener-policy", "same-origin"),
-        ("cross-origin-resource-policy", "same-origin"),
-        ("cache-control", cache),
-    ] {
-        let _ = h.set(name, value);
-    }
+    respond::set_all(
+        &h,
+        &[
+            ("content-type", content_type),
+            ("content-security-policy", CONTENT_SECURITY_POLICY),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            ("cache-control", cache),
+        ],
+    );
     h
 }

@@ -56,6 +56,22 @@ export async function readCapped(body, cap, ms, abort, drain) {
 }
 
 /**
+ * Sets on `headers` the `name\nvalue\n` pairs of `lines`, in one call from WebAssembly (a
+ * pair the runtime refuses is left out).
+ */
+export function setHeaders(headers, lines) {
+  const parts = lines.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    try {
+      headers.set(parts[i], parts[i + 1]);
+    } catch {
+      // Not a valid header: left out, as a single set would have been.
+    }
+  }
+  return headers;
+}
+
+/**
  * One request to upstream in one call from WebAssembly: `headerLines` holds the headers as
  * `name\nvalue\n` pairs (the caller has made sure that no name or value holds a line break),
  * `bearer` (or null) goes into `authorization`, `body` (bytes, or null) is sent as it is (the
@@ -65,8 +81,8 @@ export async function readCapped(body, cap, ms, abort, drain) {
  */
 export async function sendRequest(method, url, headerLines, bearer, body, ms) {
   const headers = new Headers();
+  const parts = headerLines.split('\n');
   try {
-    const parts = headerLines.split('\n');
     for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
   } catch (e) {
     return { error: String(e?.message ?? e) };
