@@ -8,13 +8,14 @@
 // its caller. The mock upstream answers at once, its events back to back unless --chunk-ms.
 //
 //   node bench/profile.mjs [--requests N] [--route NAME[,NAME...]] [--top K] [--interval-us US]
-//                          [--chunk-ms MS] [--inclusive]
+//                          [--chunk-ms MS] [--inclusive] [--build DIR]
 //   node bench/profile.mjs --cold K
 //
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
 // --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
-// each), and what the first one spends most on.
+// each), and what the first one spends most on. --build profiles another build directory (inside
+// the repository) than build/.
 //
 // The profile sees only the isolate's own work: the runtime's socket and stream work outside V8
 // is not in it (bench/run.mjs and bench/ab.mjs measure workerd's whole CPU from /proc). What
@@ -40,6 +41,7 @@ const { values: opt } = parseArgs({
     'chunk-ms': { type: 'string', default: '0' },
     warmup: { type: 'string', default: '30' },
     cold: { type: 'string' },
+    build: { type: 'string', default: 'build' },
   },
 });
 const N = Number(opt.requests);
@@ -161,6 +163,7 @@ async function coldStarts(k) {
       const port = await freePort();
       const mf = new Miniflare({
         ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY }),
+        scriptPath: `${opt.build}/index.js`,
         inspectorPort: port,
         handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
       });
@@ -215,6 +218,7 @@ const persist = mkdtempSync(path.join(tmpdir(), 'qwen-profile-'));
 const inspectorPort = await freePort();
 const mf = new Miniflare({
   ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-profile' }, persist),
+  scriptPath: `${opt.build}/index.js`,
   inspectorPort,
   handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
 });

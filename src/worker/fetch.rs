@@ -22,6 +22,14 @@ extern "C" {
         drain: bool,
     ) -> js_sys::Promise;
 
+    #[wasm_bindgen(js_name = readAnswer)]
+    fn read_answer_js(
+        response: &web_sys::Response,
+        cap: f64,
+        ms: f64,
+        abort: &AbortController,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = guardStream)]
     fn guard_stream_js(
         body: &ReadableStream,
@@ -263,7 +271,8 @@ impl Capped {
 /// Reads the exchange's body, at most `cap` bytes, within `ms`. A stall past the deadline
 /// aborts the exchange and is an error, like a network failure while reading.
 pub async fn read_body(ex: &Exchange, cap: usize, ms: u64) -> Result<Capped, String> {
-    read_stream(ex.response.body(), cap, ms, Some(ex.abort.clone()), false).await
+    let promise = read_answer_js(&ex.response, cap as f64, ms.max(1) as f64, &ex.abort);
+    capped(promise, ms).await
 }
 
 /// Reads a stream in the runtime, at most `cap` bytes (past the cap, `drain` reads and drops
@@ -276,6 +285,11 @@ pub async fn read_stream(
     drain: bool,
 ) -> Result<Capped, String> {
     let promise = read_capped_js(body, cap as f64, ms.max(1) as f64, abort, drain);
+    capped(promise, ms).await
+}
+
+/// What `readCapped` or `readAnswer` resolved to.
+async fn capped(promise: js_sys::Promise, ms: u64) -> Result<Capped, String> {
     let r = JsFuture::from(promise).await.map_err(js_detail)?;
     let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
     if get("timedOut").as_bool() == Some(true) {

@@ -56,6 +56,37 @@ export async function readCapped(body, cap, ms, abort, drain) {
 }
 
 /**
+ * An upstream answer's body, read as `readCapped` would (at most `cap` bytes, within `ms`,
+ * `abort` aborted on timeout), but when the answer says its length, needs no decoding and fits
+ * the cap, read by the runtime in one piece.
+ */
+export async function readAnswer(response, cap, ms, abort) {
+  const length = Number(response.headers.get('content-length'));
+  if (!(length > 0 && length <= cap) || response.headers.has('content-encoding')) {
+    return readCapped(response.body, cap, ms, abort, false);
+  }
+  const out = { bytes: new Uint8Array(0), truncated: false, timedOut: false, error: null };
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
+  try {
+    const r = await Promise.race([response.arrayBuffer(), timeout]);
+    if (r === TIMED_OUT) {
+      out.timedOut = true;
+      abort?.abort();
+    } else {
+      out.bytes = new Uint8Array(r);
+    }
+  } catch (e) {
+    out.error = String(e?.message ?? e);
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+const TIMED_OUT = {};
+
+/**
  * Sets on `headers` the `name\nvalue\n` pairs of `lines`, in one call from WebAssembly (a
  * pair the runtime refuses is left out).
  */
