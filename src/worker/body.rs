@@ -1,7 +1,7 @@
 //! Request bodies from clients: read in the runtime up to a cap (a larger body is a 413 before
 //! anything past the cap is kept), within a deadline, and refused when multipart.
 
-use super::fetch::read_stream;
+use super::fetch::read_whole;
 use crate::error::GatewayError;
 use web_sys::Request;
 
@@ -33,7 +33,7 @@ pub async fn read(req: &Request, cap: usize) -> Result<Vec<u8>, GatewayError> {
     } else {
         cap
     };
-    let body = read_stream(req.body(), keep, CLIENT_BODY_MS, None, true)
+    let body = read_whole(req, keep, CLIENT_BODY_MS, None, true)
         .await
         .map_err(|e| {
             GatewayError::invalid(format!("Could not read the request body: {e}"), None)

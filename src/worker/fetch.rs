@@ -13,21 +13,13 @@ use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader};
 
 #[wasm_bindgen(module = "/src/worker/js/io.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = readCapped)]
-    fn read_capped_js(
-        body: Option<ReadableStream>,
+    #[wasm_bindgen(js_name = readWhole)]
+    fn read_whole_js(
+        message: &JsValue,
         cap: f64,
         ms: f64,
         abort: Option<AbortController>,
         drain: bool,
-    ) -> js_sys::Promise;
-
-    #[wasm_bindgen(js_name = readAnswer)]
-    fn read_answer_js(
-        response: &web_sys::Response,
-        cap: f64,
-        ms: f64,
-        abort: &AbortController,
     ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = guardStream)]
@@ -271,24 +263,24 @@ impl Capped {
 /// Reads the exchange's body, at most `cap` bytes, within `ms`. A stall past the deadline
 /// aborts the exchange and is an error, like a network failure while reading.
 pub async fn read_body(ex: &Exchange, cap: usize, ms: u64) -> Result<Capped, String> {
-    let promise = read_answer_js(&ex.response, cap as f64, ms.max(1) as f64, &ex.abort);
-    capped(promise, ms).await
+    read_whole(&ex.response, cap, ms, Some(ex.abort.clone()), false).await
 }
 
-/// Reads a stream in the runtime, at most `cap` bytes (past the cap, `drain` reads and drops
-/// the rest), within `ms`.
-pub async fn read_stream(
-    body: Option<ReadableStream>,
+/// Reads the body of `message` (a runtime `Request` or `Response`) in the runtime: at most
+/// `cap` bytes (past the cap, `drain` reads and drops the rest), within `ms` (then `abort`),
+/// in one piece when it says its length and that fits `cap`.
+pub async fn read_whole(
+    message: &JsValue,
     cap: usize,
     ms: u64,
     abort: Option<AbortController>,
     drain: bool,
 ) -> Result<Capped, String> {
-    let promise = read_capped_js(body, cap as f64, ms.max(1) as f64, abort, drain);
+    let promise = read_whole_js(message, cap as f64, ms.max(1) as f64, abort, drain);
     capped(promise, ms).await
 }
 
-/// What `readCapped` or `readAnswer` resolved to.
+/// What `readCapped` or `readWhole` resolved to.
 async fn capped(promise: js_sys::Promise, ms: u64) -> Result<Capped, String> {
     let r = JsFuture::from(promise).await.map_err(js_detail)?;
     let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);

@@ -8,7 +8,7 @@
  * dropping what comes (so that a client gets its 413 instead of a reset connection); otherwise
  * the read stops there. Resolves {bytes: Uint8Array, truncated, timedOut, error}; never rejects.
  */
-export async function readCapped(body, cap, ms, abort, drain) {
+async function readCapped(body, cap, ms, abort, drain) {
   const out = { bytes: new Uint8Array(0), truncated: false, timedOut: false, error: null };
   if (!body) return out;
   const reader = body.getReader();
@@ -56,20 +56,21 @@ export async function readCapped(body, cap, ms, abort, drain) {
 }
 
 /**
- * An upstream answer's body, read as `readCapped` would (at most `cap` bytes, within `ms`,
- * `abort` aborted on timeout), but when the answer says its length, needs no decoding and fits
- * the cap, read by the runtime in one piece.
+ * The body of `message` (a client's request or upstream's answer), read as `readCapped` reads
+ * its stream (at most `cap` bytes, within `ms`, `abort` aborted on timeout, past the cap drained
+ * with `drain`), but when the message says its length, that length fits the cap and nothing is to
+ * be decoded, read by the runtime in one piece.
  */
-export async function readAnswer(response, cap, ms, abort) {
-  const length = Number(response.headers.get('content-length'));
-  if (!(length > 0 && length <= cap) || response.headers.has('content-encoding')) {
-    return readCapped(response.body, cap, ms, abort, false);
+export async function readWhole(message, cap, ms, abort, drain) {
+  const length = Number(message.headers.get('content-length'));
+  if (!(length > 0 && length <= cap) || message.headers.has('content-encoding')) {
+    return readCapped(message.body, cap, ms, abort, drain);
   }
   const out = { bytes: new Uint8Array(0), truncated: false, timedOut: false, error: null };
   let timer;
   const timeout = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
   try {
-    const r = await Promise.race([response.arrayBuffer(), timeout]);
+    const r = await Promise.race([message.arrayBuffer(), timeout]);
     if (r === TIMED_OUT) {
       out.timedOut = true;
       abort?.abort();
