@@ -13,11 +13,11 @@
 // from chat), chat-whole (non-streamed) and chat-large (non-streamed, 100 KB of request).
 // --chunk-ms spaces the mock's events (0: back to back).
 import http from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { startMock } from '../tests/mock/upstream.mjs';
 import { MockControl, qwenCodeCreds, workerOptions } from '../tests/harness.mjs';
+import { workerdCpuMs } from './proc.mjs';
 
 const { values: opt, positionals: builds } = parseArgs({
   allowPositionals: true,
@@ -44,20 +44,6 @@ const ROUTES = {
 };
 const routes = opt.routes.split(',');
 for (const r of routes) if (!ROUTES[r]) throw new Error(`unknown route ${r}`);
-
-/** CPU time (ms) used so far by this process's workerd children. */
-function workerdCpuMs() {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
-    const f = stat.slice(close + 2).split(' ');
-    if (Number(f[1]) === process.pid) total += (Number(f[11]) + Number(f[12])) * 10;
-  }
-  return total;
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const one = (url, body) => new Promise((resolve, reject) => {

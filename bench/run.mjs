@@ -9,12 +9,13 @@
 import http from 'node:http';
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { ROOT, MockControl, qwenCodeCreds, workerOptions, COMPATIBILITY_DATE } from '../tests/harness.mjs';
+import { workerdPids, workerdCpuMs, mainThreadCpuMs } from './proc.mjs';
 
 const run = promisify(execFile);
 const { values: opt } = parseArgs({
@@ -65,29 +66,6 @@ function request(agent, url, { method = 'POST', body, headers = {} }) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** CPU time (ms) used so far by this process's workerd children, from /proc (Linux only). */
-const TICK_MS = 10; // USER_HZ = 100 on Linux
-function workerdStats() {
-  const out = [];
-  try {
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let stat;
-      try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const fields = stat.slice(close + 2).split(' ');
-      if (comm === 'workerd' && Number(fields[1]) === process.pid) out.push({ pid: Number(pid), cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
-    }
-  } catch { /* not Linux */ }
-  return out;
-}
-const workerdPids = () => workerdStats().map((s) => s.pid);
-/** CPU ms of the given workerd processes (all of this process's workerd children by default). */
-function workerdCpuMs(pids) {
-  const s = workerdStats().filter((x) => !pids || pids.includes(x.pid));
-  return s.length ? s.reduce((a, b) => a + b.cpuMs, 0) : NaN;
 }
 
 /** `total` requests from `concurrency` clients; returns latencies, time-to-first-byte, req/s and
@@ -383,17 +361,6 @@ try {
   // the glue's first runs) against its second, workerd CPU from /proc (10 ms ticks, so the mean
   // of several fresh Workers); the start itself (compiling the WebAssembly) comes before both.
   const cold = { first: [], second: [], first_main: [], second_main: [], floor_first: [], floor_first_main: [] };
-  // The CPU of a workerd's main thread (the isolate's and the event loop's), without the threads
-  // that compile WebAssembly in the background.
-  const mainThreadCpuMs = (pids) => pids.reduce((sum, pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return sum + (Number(f[11]) + Number(f[12])) * TICK_MS;
-    } catch {
-      return sum;
-    }
-  }, 0);
   for (let i = 0; i < (QUICK ? 2 : 8); i++) {
     // The same for the five-line proxy: what any Worker's first request costs under Miniflare.
     const freshFloor = new Miniflare({

@@ -9,11 +9,14 @@
 //
 //   node bench/stream-shapes.mjs [--requests N] [--chunk-ms MS]
 import http from 'node:http';
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { startMock } from '../tests/mock/upstream.mjs';
 import { MockControl, ROOT, COMPATIBILITY_DATE } from '../tests/harness.mjs';
+import { workerdStats } from './proc.mjs';
+
+/** User and system ms of this process's workerd children. */
+const cpu = () => workerdStats().reduce((t, s) => ({ user: t.user + s.userMs, sys: t.sys + s.systemMs }), { user: 0, sys: 0 });
 
 const { values: opt } = parseArgs({ options: { requests: { type: 'string', default: '200' }, 'chunk-ms': { type: 'string', default: '0' } } });
 const N = Number(opt.requests);
@@ -24,20 +27,6 @@ const mf = new Miniflare({
   bindings: { UPSTREAM: mock.url }, host: '127.0.0.1', port: 0,
 });
 const url = (await mf.ready).toString().replace(/\/$/, '');
-
-function workerdCpuMs() {
-  let user = 0;
-  let sys = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== 'workerd') continue;
-    const f = stat.slice(close + 2).split(' ');
-    if (Number(f[1]) === process.pid) { user += Number(f[11]) * 10; sys += Number(f[12]) * 10; }
-  }
-  return { user, sys };
-}
 
 // "Echo: " and 893 characters, chopped by the mock into 200 content events.
 const body = JSON.stringify({ model: 'qwen3-coder-plus', stream: true, messages: [{ role: 'user', content: 'x'.repeat(893) }] });
@@ -56,10 +45,10 @@ console.log('shape                        workerd CPU ms/request (user + system)
 try {
   for (const shape of (process.env.SHAPES ?? 'native,tee-and-read,pipe-to-identity,tee-pipe-watch,js-pull,js-write-identity,js-write-behind,js-transform').split(',')) {
     for (let i = 0; i < Math.min(20, N); i++) await one(shape);
-    const c0 = workerdCpuMs();
+    const c0 = cpu();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) await one(shape);
-    const c1 = workerdCpuMs();
+    const c1 = cpu();
     const user = (c1.user - c0.user) / N;
     const sys = (c1.sys - c0.sys) / N;
     console.log(`${shape.padEnd(28)} ${(user + sys).toFixed(2).padStart(6)} (${user.toFixed(2)} + ${sys.toFixed(2)})               ${((performance.now() - t0) / N).toFixed(2)}`);
