@@ -19,9 +19,18 @@ export default {
       const its = new IdentityTransformStream();
       up.body.pipeTo(its.writable, { preventClose: true }).then(() => its.writable.getWriter().close(), () => {});
       body = its.readable;
-    } else if (shape === 'tee-pipe-watch') {
-      // What the gateway does: one branch piped natively, the other drained every 250 ms.
-      const [a, b] = up.body.tee();
+    } else if (shape === 'tee-pipe-watch' || shape === 'peek-tee-pipe-watch') {
+      // What the gateway does: one branch piped natively, the other drained every 250 ms (and,
+      // with "peek-", the first chunk read from a branch of a first tee, cancelled after).
+      let source = up.body;
+      if (shape === 'peek-tee-pipe-watch') {
+        const [rest, peek] = up.body.tee();
+        const r = peek.getReader();
+        await r.read();
+        r.cancel().catch(() => {});
+        source = rest;
+      }
+      const [a, b] = source.tee();
       const reader = b.getReader();
       const EMPTY = {};
       let pending = null;
