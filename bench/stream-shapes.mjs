@@ -2,11 +2,11 @@
 // What handing a stream on costs workerd, by shape: passed as it is (native), teed with
 // JavaScript reading one branch, piped into an IdentityTransformStream, teed and piped with the
 // other branch drained every 250 ms (what the gateway does with a stream it passes on; with
-// `peek-`, after a first tee whose other branch gave up its first chunk and was cancelled), re-made
-// in JavaScript (a pull stream, chunks written into an IdentityTransformStream one by one or
-// gathered per turn of the event loop as the translators do, a TransformStream). The same
-// 200-event answer from the mock each time; workerd's CPU per request (user + system) from /proc. The figures explain where the gateway's per-chunk cost
-// comes from (docs/PERFORMANCE.md).
+// `peek-`, after a first tee whose other branch gave up its first chunk and was cancelled),
+// re-made in JavaScript (a pull stream, chunks written into an IdentityTransformStream one by
+// one or gathered per turn of the event loop as the translators do, a TransformStream). The same
+// 200-event answer from the mock each time; workerd's CPU per request (user + system) from
+// /proc. The figures explain where the gateway's per-chunk cost comes from (docs/PERFORMANCE.md).
 //
 //   node bench/stream-shapes.mjs [--requests N] [--chunk-ms MS]
 import http from 'node:http';
