@@ -8,14 +8,15 @@
 // its caller. The mock upstream answers at once, its events back to back unless --chunk-ms.
 //
 //   node bench/profile.mjs [--requests N] [--route NAME[,NAME...]] [--top K] [--interval-us US]
-//                          [--chunk-ms MS] [--inclusive] [--build DIR]
+//                          [--chunk-ms MS] [--inclusive] [--build DIR] [--save DIR]
 //   node bench/profile.mjs --cold K
 //
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
 // --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
 // each), and what the first one spends most on. --build profiles another build directory (inside
-// the repository) than build/.
+// the repository) than build/; --save writes each route's profile to DIR/<route>.cpuprofile
+// (Chrome's DevTools open it).
 //
 // The profile sees only the isolate's own work: the runtime's socket and stream work outside V8
 // is not in it (bench/run.mjs and bench/ab.mjs measure workerd's whole CPU from /proc). What
@@ -24,7 +25,7 @@
 // sample stands for the time since the one before, at most twice the interval.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -42,6 +43,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '30' },
     cold: { type: 'string' },
     build: { type: 'string', default: 'build' },
+    save: { type: 'string' },
   },
 });
 const N = Number(opt.requests);
@@ -267,6 +269,10 @@ try {
     await target.send('Profiler.start');
     for (let i = 0; i < N; i++) await send(base, route, account, text);
     const { profile } = await target.send('Profiler.stop');
+    if (opt.save) {
+      mkdirSync(opt.save, { recursive: true });
+      writeFileSync(path.join(opt.save, `${id}.cpuprofile`), JSON.stringify(profile));
+    }
     const self = selfTimes(profile, Number(opt['interval-us']));
     const byKind = { wasm: 0, js: 0, runtime: 0, gc: 0, program: 0, idle: 0 };
     const byFn = new Map();
