@@ -55,15 +55,22 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$BINDGEN_VER
   cargo install wasm-bindgen-cli --version "$BINDGEN_VERSION"
 else echo "wasm-bindgen $BINDGEN_VERSION present"; fi
 
-step "Chromium for the dashboard's browser tests (Debian's chromium package)"
+step "Programs the tests call: Chromium (the dashboard's browser tests), curl; pngquant (the README's screenshot)"
+missing=()
 if [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; then echo "using $CHROMIUM_PATH"
 elif [ -x /usr/bin/chromium ]; then echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
-elif command -v apt-get >/dev/null; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
-else
-  echo "no /usr/bin/chromium and no apt-get: install Chromium and set CHROMIUM_PATH for the browser tests" >&2; exit 1
+else missing+=(chromium); fi
+for tool in curl pngquant; do
+  if command -v "$tool" >/dev/null; then echo "$tool present"; else missing+=("$tool"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  else
+    echo "missing: ${missing[*]} and no apt-get: install them (for Chromium, or set CHROMIUM_PATH)" >&2; exit 1
+  fi
 fi
 
 step "Local configuration"
