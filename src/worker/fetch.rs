@@ -11,8 +11,18 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader};
 
-#[wasm_bindgen(module = "/src/worker/js/io.js")]
+#[wasm_bindgen(module = "/src/worker/js/http.js")]
 extern "C" {
+    #[wasm_bindgen(js_name = sendRequest)]
+    fn send_request_js(
+        method: &str,
+        url: &str,
+        header_lines: &str,
+        bearer: Option<String>,
+        body: Option<Box<[u8]>>,
+        ms: f64,
+    ) -> js_sys::Promise;
+
     #[wasm_bindgen(js_name = readWhole)]
     fn read_whole_js(
         message: &JsValue,
@@ -21,7 +31,10 @@ extern "C" {
         abort: Option<AbortController>,
         drain: bool,
     ) -> js_sys::Promise;
+}
 
+#[wasm_bindgen(module = "/src/worker/js/streams.js")]
+extern "C" {
     #[wasm_bindgen(js_name = guardStream)]
     fn guard_stream_js(
         body: &ReadableStream,
@@ -42,16 +55,6 @@ extern "C" {
         fail_bytes: &Uint8Array,
         abort: &AbortController,
     ) -> js_sys::Object;
-
-    #[wasm_bindgen(js_name = sendRequest)]
-    fn send_request_js(
-        method: &str,
-        url: &str,
-        header_lines: &str,
-        bearer: Option<String>,
-        body: Option<Box<[u8]>>,
-        ms: f64,
-    ) -> js_sys::Promise;
 
     #[wasm_bindgen(js_name = usageIn)]
     fn usage_in_js(bytes: &Uint8Array) -> Option<String>;

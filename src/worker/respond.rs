@@ -20,7 +20,7 @@ const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "authorization, content-type, x-api-key, x-qwen-account";
 const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, x-upstream-request-id, retry-after";
 
-#[wasm_bindgen(module = "/src/worker/js/io.js")]
+#[wasm_bindgen(module = "/src/worker/js/http.js")]
 extern "C" {
     #[wasm_bindgen(js_name = setHeaders)]
     fn set_headers_js(headers: &Headers, lines: &str);

@@ -1,7 +1,7 @@
 //! Streams that need translating: the runtime reads upstream and hands each chunk once to a
 //! [`StreamPump`] (one of the pure translators, `api::translate::StreamTranslate`), whose output
 //! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
-//! runtime (`js/io.js`, `translateStream`); only the bytes to translate enter WebAssembly.
+//! runtime (`js/translate.js`); only the bytes to translate enter WebAssembly.
 
 use super::note::UsageSource;
 use crate::api::translate::StreamTranslate;
@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, ReadableStream};
 
-#[wasm_bindgen(module = "/src/worker/js/io.js")]
+#[wasm_bindgen(module = "/src/worker/js/translate.js")]
 extern "C" {
     #[wasm_bindgen(js_name = translateStream)]
     fn translate_stream_js(
