@@ -10,20 +10,26 @@ use serde_json::Value;
 /// The models a kind serves (coding-relevant ids; docs/UPSTREAM.md). Empty: the kind serves
 /// whatever its provider has (an open catalogue).
 pub fn catalogue(kind: AccountKind) -> &'static [&'static str] {
-    const MODEL_STUDIO_CHAT: &[&str] = &[
-        "qwen3-coder-plus",
-        "qwen3-coder-flash",
-        "qwen3-coder-next",
-        "qwen3.5-plus",
-        "qwen3.6-plus",
-        "qwen3.7-plus",
-        "qwen3.6-flash",
-        "qwen3.8-flash",
-        "qwen3.7-max",
-        "qwen3.8-max",
-        "qwen3-max-2026-01-23",
-        "qwen4-max-preview",
-    ];
+    // Model Studio's chat models, which pay-as-you-go and the Token Plan share, then `$extra`.
+    macro_rules! model_studio_chat {
+        ($($extra:literal),*) => {
+            &[
+                "qwen3-coder-plus",
+                "qwen3-coder-flash",
+                "qwen3-coder-next",
+                "qwen3.5-plus",
+                "qwen3.6-plus",
+                "qwen3.7-plus",
+                "qwen3.6-flash",
+                "qwen3.8-flash",
+                "qwen3.7-max",
+                "qwen3.8-max",
+                "qwen3-max-2026-01-23",
+                "qwen4-max-preview"
+                $(, $extra)*
+            ]
+        };
+    }
     match kind {
         AccountKind::Oauth => &[
             "qwen3-coder-plus",
@@ -31,25 +37,13 @@ pub fn catalogue(kind: AccountKind) -> &'static [&'static str] {
             "coder-model",
             "vision-model",
         ],
-        AccountKind::Dashscope => &[
-            "qwen3-coder-plus",
-            "qwen3-coder-flash",
-            "qwen3-coder-next",
-            "qwen3.5-plus",
-            "qwen3.6-plus",
-            "qwen3.7-plus",
-            "qwen3.6-flash",
-            "qwen3.8-flash",
-            "qwen3.7-max",
-            "qwen3.8-max",
-            "qwen3-max-2026-01-23",
-            "qwen4-max-preview",
+        AccountKind::Dashscope => model_studio_chat!(
             "text-embedding-v4",
             "qwen2.5-coder-32b-instruct",
             "qwen2.5-coder-7b-instruct",
-            "qwen-coder-turbo",
-        ],
-        AccountKind::TokenPlan => MODEL_STUDIO_CHAT,
+            "qwen-coder-turbo"
+        ),
+        AccountKind::TokenPlan => model_studio_chat!(),
         AccountKind::CodingPlan => &[
             "qwen3-coder-plus",
             "qwen3-coder-next",
