@@ -23,14 +23,13 @@
 // Cloudflare bills as a request's CPU time is the isolate's work, so this is the closer measure
 // of it, but a rough one: on a busy 2-core machine V8's sampler falls behind its interval, and a
 // sample stands for the time since the one before, at most twice the interval.
-import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
 import { startMock } from '../tests/mock/upstream.mjs';
-import { MockControl, qwenCodeCreds, workerOptions, ROOT, COMPATIBILITY_DATE } from '../tests/harness.mjs';
+import { MockControl, qwenCodeCreds, workerOptions, freePort, ROOT, COMPATIBILITY_DATE } from '../tests/harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -76,10 +75,6 @@ const FLOOR = [
   ['shape-js-pull-long', 'floor: a JS pull stream, chat, 3,600 events', '/js-pull', 'prof', ROUTES.find((r) => r[0] === 'chat-stream-long')[4]],
 ];
 const chosen = opt.route ? [...FLOOR, ...ROUTES].filter((r) => opt.route.split(',').includes(r[0])) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));
-
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
 
 /** A minimal client of the inspector protocol over one WebSocket. */
 async function inspector(port) {

@@ -3,7 +3,10 @@
 import { Miniflare } from 'miniflare';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { startMock } from './mock/upstream.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -179,4 +182,48 @@ export async function chat(url, body, { key = CLIENT_KEY, headers = {} } = {}) {
     headers: { ...authHeaders(key), ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** A TCP port free on 127.0.0.1 just now. */
+export function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The README's `npm run dev -- --mock` (scripts/dev.sh: wrangler dev on local KV with the mock
+ * upstream and its seeded accounts) on free ports, with `secrets` in an env file and `args`
+ * passed on. Resolves, once wrangler says it is ready, to {url, mockUrl, dir (a temporary folder;
+ * its `state` is wrangler's local storage), output(), stop()}.
+ */
+export async function startDev(secrets, args = []) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qwen-dev-'));
+  const envFile = path.join(dir, 'test.vars');
+  writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"\n`).join(''));
+  const [port, mockPort] = [await freePort(), await freePort()];
+  let output = '';
+  const dev = spawn('bash', ['scripts/dev.sh', '--mock', '--persist-to', path.join(dir, 'state'), '--env-file', envFile, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, SKIP_SETUP: '1', PORT: String(port), MOCK_PORT: String(mockPort) },
+    detached: true,
+  });
+  dev.stdout.on('data', (d) => { output += d; });
+  dev.stderr.on('data', (d) => { output += d; });
+  const stop = () => {
+    try { process.kill(-dev.pid, 'SIGTERM'); } catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 180_000;
+  while (!/Ready on/.test(output)) {
+    if (Date.now() > deadline || dev.exitCode !== null) {
+      stop();
+      throw new Error(`wrangler dev did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url: `http://127.0.0.1:${port}`, mockUrl: `http://127.0.0.1:${mockPort}`, dir, output: () => output, stop };
 }

@@ -2,55 +2,22 @@
 // seeded with `wrangler kv key put --local`, serving the OpenAI Python SDK and curl.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
-import { ROOT } from '../harness.mjs';
+import { ROOT, startDev } from '../harness.mjs';
 
 const run = promisify(execFile);
 const KEY = 'sk-wrangler-dev-test';
-let dev, url, mockUrl, dir, output = '';
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+let dev, url, mockUrl, dir;
 
 before(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'qwen-wrangler-dev-'));
-  const envFile = path.join(dir, 'test.vars');
-  writeFileSync(envFile, `OPENAI_API_KEYS="${KEY}"\nADMIN_SECRET_KEY="admin-dev-test"\n`);
-  const port = await freePort();
-  const mockPort = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  mockUrl = `http://127.0.0.1:${mockPort}`;
   // ACCOUNT_CACHE_TTL_SECS=0: accounts deployed or removed with the tool count from the next request.
-  dev = spawn('bash', ['scripts/dev.sh', '--mock', '--persist-to', path.join(dir, 'state'), '--env-file', envFile,
-    '--var', 'ACCOUNT_CACHE_TTL_SECS:0'], {
-    cwd: ROOT,
-    env: { ...process.env, SKIP_SETUP: '1', PORT: String(port), MOCK_PORT: String(mockPort) },
-    detached: true,
-  });
-  dev.stdout.on('data', (d) => { output += d; });
-  dev.stderr.on('data', (d) => { output += d; });
-  const deadline = Date.now() + 180_000;
-  while (!/Ready on/.test(output)) {
-    if (Date.now() > deadline || dev.exitCode !== null) throw new Error(`wrangler dev did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  dev = await startDev({ OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-dev-test' }, ['--var', 'ACCOUNT_CACHE_TTL_SECS:0']);
+  ({ url, mockUrl, dir } = dev);
 });
 
-after(() => {
-  try { process.kill(-dev.pid, 'SIGTERM'); } catch {}
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => dev?.stop());
 
 test('the OpenAI Python SDK gets a non-streamed and a streamed answer', async () => {
   const py = path.join(ROOT, '.tools/venv/bin/python');
