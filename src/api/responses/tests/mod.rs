@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod invariants;
+mod mutate;
 mod request_error_tests;
 mod request_tests;
 mod response_tests;

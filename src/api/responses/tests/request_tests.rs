@@ -2,6 +2,7 @@
 //! one.
 
 use super::fixtures::{golden_json, read};
+use super::mutate::Mutator;
 use crate::api::responses::{parse, ToolKind};
 use serde_json::{json, Value};
 
@@ -322,14 +323,7 @@ fn every_reasoning_effort_is_passed_on_as_is() {
 
 #[test]
 fn whatever_a_client_sends_the_chat_body_is_valid_json_or_a_400() {
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) as usize % n.max(1)
-    };
-    const NOISE: &[u8] = b"\"\\{}[],:\n 0tn\xc3\xa9";
+    let mut m = Mutator::new(0x2545_f491_4f6c_dd1d, b"\"\\{}[],:\n 0tn\xc3\xa9");
     for name in [
         "requests/items-and-tools",
         "requests/sdk-json-schema",
@@ -338,17 +332,7 @@ fn whatever_a_client_sends_the_chat_body_is_valid_json_or_a_400() {
     ] {
         let original = read(&format!("{name}.request.json"));
         for _ in 0..300 {
-            let mut bytes = original.clone();
-            for _ in 0..1 + next(3) {
-                let at = next(bytes.len());
-                match next(3) {
-                    0 => bytes[at] = NOISE[next(NOISE.len())],
-                    1 => {
-                        bytes.remove(at);
-                    }
-                    _ => bytes.insert(at, NOISE[next(NOISE.len())]),
-                }
-            }
+            let bytes = m.mutated(&original, 3);
             match parse(&bytes) {
                 Ok(r) => {
                     let body = r.chat_body(MODEL);

@@ -1,6 +1,7 @@
 //! Non-streamed answers: chat completions in, `response` objects out.
 
 use super::fixtures::{context, golden_json, read};
+use super::mutate::Mutator;
 use crate::api::responses::from_chat;
 use serde_json::{json, Value};
 
@@ -150,24 +151,10 @@ fn arguments_given_as_an_object_are_written_as_text() {
 fn whatever_upstream_answers_the_result_is_a_json_response_or_a_502() {
     let ctx = context(TOOLS);
     let original = read("answers/reasoning-and-calls.chat.json");
-    let mut seed = 0x853c_49e6_748f_ea9b_u64;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) as usize % n.max(1)
-    };
-    const NOISE: &[u8] = b"\"\\{}[],:\n 0tn\xc3\xa9";
+    let mut m = Mutator::new(0x853c_49e6_748f_ea9b, b"\"\\{}[],:\n 0tn\xc3\xa9");
     for _ in 0..500 {
         let mut bytes = original.clone();
-        let at = next(bytes.len());
-        match next(3) {
-            0 => bytes[at] = NOISE[next(NOISE.len())],
-            1 => {
-                bytes.remove(at);
-            }
-            _ => bytes.insert(at, NOISE[next(NOISE.len())]),
-        }
+        m.edit(&mut bytes);
         match from_chat(&bytes, &ctx) {
             Ok((body, _)) => {
                 serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{e}: {body}"));

@@ -3,6 +3,7 @@
 
 use super::fixtures::{context, read};
 use super::invariants::check;
+use super::mutate::Mutator;
 use super::stream_tests::{items, translate, GOLDENS, PLAIN, TOOLS};
 use crate::api::responses::StreamTranslator;
 use serde_json::{json, Value};
@@ -179,30 +180,13 @@ fn a_bare_code_and_message_event_is_an_upstream_error() {
 
 #[test]
 fn whatever_upstream_sends_the_output_is_a_valid_responses_stream() {
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move |n: usize| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) as usize % n.max(1)
-    };
-    const NOISE: &[u8] = b"\"\\{}[],:\n\r 0aZ\xc3\xa9\xff";
+    let mut m = Mutator::new(0x9e37_79b9_7f4a_7c15, b"\"\\{}[],:\n\r 0aZ\xc3\xa9\xff");
     for (stream, request) in GOLDENS {
         let ctx = context(request);
         let upstream = read(&format!("streams/{stream}.upstream.sse"));
         for _ in 0..150 {
-            let mut bytes = upstream.clone();
-            for _ in 0..1 + next(4) {
-                let at = next(bytes.len());
-                match next(3) {
-                    0 => bytes[at] = NOISE[next(NOISE.len())],
-                    1 => {
-                        bytes.remove(at);
-                    }
-                    _ => bytes.insert(at, NOISE[next(NOISE.len())]),
-                }
-            }
-            let cut = next(bytes.len());
+            let bytes = m.mutated(&upstream, 4);
+            let cut = m.below(bytes.len());
             let out = translate(&ctx, &[&bytes[..cut], &bytes[cut..]]);
             if let Err(e) = check(&out) {
                 panic!("{stream} mutated: {e}\n{}", String::from_utf8_lossy(&bytes));
