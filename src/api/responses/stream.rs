@@ -228,14 +228,7 @@ impl State {
         {
             Some(at) => at,
             None => {
-                self.calls.push(Call {
-                    upstream_index,
-                    output: None,
-                    closed: false,
-                    id: String::new(),
-                    name: String::new(),
-                    args: String::new(),
-                });
+                self.calls.push(Call::new(upstream_index));
                 self.calls.len() - 1
             }
         };
@@ -250,14 +243,7 @@ impl State {
             // Another call at an index already used (some servers number every call 0): the
             // earlier one keeps its item, this one gets its own.
             c.upstream_index = u64::MAX;
-            self.calls.push(Call {
-                upstream_index,
-                output: None,
-                closed: false,
-                id: String::new(),
-                name: String::new(),
-                args: String::new(),
-            });
+            self.calls.push(Call::new(upstream_index));
             return self.call_delta(out, pos, d);
         }
         if c.closed {

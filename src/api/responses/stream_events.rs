@@ -36,6 +36,20 @@ pub(crate) struct Call {
     pub args: String,
 }
 
+impl Call {
+    /// A call upstream has just begun at `upstream_index`: nothing known of it yet.
+    pub fn new(upstream_index: u64) -> Self {
+        Call {
+            upstream_index,
+            output: None,
+            closed: false,
+            id: String::new(),
+            name: String::new(),
+            args: String::new(),
+        }
+    }
+}
+
 /// Writes events: the sequence numbers, and the items finished so far (for the final
 /// `response` object).
 #[derive(Debug)]
