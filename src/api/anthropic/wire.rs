@@ -54,18 +54,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends a decimal number.
 pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(crate::raw_json::decimal(n, &mut [0; 20]).as_bytes());
 }
 
 /// The bytes as a `String`; they were written from `&str`s and JSON, so they are UTF-8.

@@ -89,18 +89,8 @@ pub fn put_escaped<O: Sink + ?Sized>(out: &mut O, s: &str) {
 }
 
 /// Writes an unsigned integer.
-pub fn put_u64<O: Sink + ?Sized>(out: &mut O, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.put(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+pub fn put_u64<O: Sink + ?Sized>(out: &mut O, n: u64) {
+    out.put(crate::raw_json::decimal(n, &mut [0; 20]));
 }
 
 /// JSON text without the whitespace between its tokens (a client's pretty-printed value must
