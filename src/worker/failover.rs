@@ -24,7 +24,7 @@ pub async fn run(
     ctx: &Ctx,
     pinned: Option<AccountId>,
     session: Option<&str>,
-    call: &impl UpstreamCall,
+    call: &dyn UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<(AccountId, Answer), GatewayError> {
     let kv = ctx.kv()?;
@@ -140,7 +140,7 @@ async fn look_up_pin(ctx: &Ctx, id: &AccountId) -> Result<(), GatewayError> {
 pub async fn probe(
     ctx: &Ctx,
     id: &AccountId,
-    call: &impl UpstreamCall,
+    call: &dyn UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<Answer, GatewayError> {
     match upstream::attempt(ctx, id, call, deadlines).await {

@@ -108,7 +108,7 @@ enum Sent {
 pub async fn attempt(
     ctx: &Ctx,
     id: &AccountId,
-    call: &impl UpstreamCall,
+    call: &dyn UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<Answer, AttemptError> {
     let creds = usable_credentials(ctx, id, None, deadlines.request_end).await?;
@@ -159,7 +159,7 @@ impl AttemptError {
 async fn send(
     ctx: &Ctx,
     creds: &Credentials,
-    call: &impl UpstreamCall,
+    call: &dyn UpstreamCall,
     deadlines: Deadlines,
 ) -> Result<Sent, AttemptError> {
     let base = &ctx.cfg.api_base_url;

@@ -38,36 +38,53 @@ pub async fn serve(
 ) -> Result<Response, GatewayError> {
     use Endpoint::*;
     let param = || params.first().copied().unwrap_or_default();
-    match endpoint {
-        ServiceInfo => Ok(service::info(ctx)),
-        Liveness => Ok(service::liveness()),
-        ListModels => models::list(ctx).await,
-        GetModel => models::get(ctx, param()).await,
-        ChatCompletions => model_route(ctx, "chat", chat::completions(ctx, &req)).await,
-        Messages => model_route(ctx, "messages", messages::create(ctx, &req)).await,
-        CountTokens => messages::count(&req).await,
-        Responses => model_route(ctx, "responses", responses::create(ctx, &req)).await,
-        Completions => model_route(ctx, "completions", completions::text(ctx, &req)).await,
-        Embeddings => model_route(ctx, "embeddings", completions::embeddings(ctx, &req)).await,
-        AdminHealth => admin::health(ctx, &req).await,
-        AdminListAccounts => admin::list(ctx).await,
-        AdminReindex => admin::reindex(ctx).await,
-        AdminGetAccount => admin::get(ctx, &account_id(param())?).await,
-        AdminPutAccount => admin::put(ctx, &req, &account_id(param())?).await,
-        AdminDeleteAccount => admin::delete(ctx, &account_id(param())?).await,
-        AdminResetAccount => admin::reset(ctx, &account_id(param())?).await,
-        AdminLoginStart => login::start(ctx, &account_id(param())?).await,
-        AdminLoginPoll => login::poll(ctx, &account_id(param())?).await,
-        AdminCreateKey => keys::create(ctx, &req).await,
-        AdminListKeys => keys::list(ctx).await,
-        AdminGetKey => keys::get(ctx, param()).await,
-        AdminUpdateKey => keys::update(ctx, &req, param()).await,
-        AdminRevokeKey => keys::revoke(ctx, param()).await,
-        AdminUsage => keys::usage(ctx, &req).await,
-        DashboardPage => dashboard::page(ctx, &req).await,
-        DashboardAsset => dashboard::asset(ctx, &req, param()).await,
-    }
+    let req = &req;
+    // Each handler's future is its own (boxed): its code is compiled on the first request that
+    // needs it, not all of it on the first request of an isolate.
+    let handler: Handler = match endpoint {
+        ServiceInfo => return Ok(service::info(ctx)),
+        Liveness => return Ok(service::liveness()),
+        ListModels => Box::pin(models::list(ctx)),
+        GetModel => Box::pin(models::get(ctx, param())),
+        ChatCompletions => Box::pin(model_route(ctx, "chat", chat::completions(ctx, req))),
+        Messages => Box::pin(model_route(ctx, "messages", messages::create(ctx, req))),
+        CountTokens => Box::pin(messages::count(req)),
+        Responses => Box::pin(model_route(ctx, "responses", responses::create(ctx, req))),
+        Completions => Box::pin(model_route(ctx, "completions", completions::text(ctx, req))),
+        Embeddings => Box::pin(model_route(
+            ctx,
+            "embeddings",
+            completions::embeddings(ctx, req),
+        )),
+        AdminHealth => Box::pin(admin::health(ctx, req)),
+        AdminListAccounts => Box::pin(admin::list(ctx)),
+        AdminReindex => Box::pin(admin::reindex(ctx)),
+        AdminGetAccount => Box::pin(async move { admin::get(ctx, &account_id(param())?).await }),
+        AdminPutAccount => {
+            Box::pin(async move { admin::put(ctx, req, &account_id(param())?).await })
+        }
+        AdminDeleteAccount => {
+            Box::pin(async move { admin::delete(ctx, &account_id(param())?).await })
+        }
+        AdminResetAccount => {
+            Box::pin(async move { admin::reset(ctx, &account_id(param())?).await })
+        }
+        AdminLoginStart => Box::pin(async move { login::start(ctx, &account_id(param())?).await }),
+        AdminLoginPoll => Box::pin(async move { login::poll(ctx, &account_id(param())?).await }),
+        AdminCreateKey => Box::pin(keys::create(ctx, req)),
+        AdminListKeys => Box::pin(keys::list(ctx)),
+        AdminGetKey => Box::pin(keys::get(ctx, param())),
+        AdminUpdateKey => Box::pin(keys::update(ctx, req, param())),
+        AdminRevokeKey => Box::pin(keys::revoke(ctx, param())),
+        AdminUsage => Box::pin(keys::usage(ctx, req)),
+        DashboardPage => Box::pin(dashboard::page(ctx, req)),
+        DashboardAsset => Box::pin(dashboard::asset(ctx, req, param())),
+    };
+    handler.await
 }
+
+type Handler<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, GatewayError>> + 'a>>;
 
 /// An account id from a path segment (percent-decoded), or a 400 that says what ids look like.
 fn account_id(segment: &str) -> Result<AccountId, GatewayError> {
@@ -85,7 +102,7 @@ async fn call_upstream(
     ctx: &Ctx,
     req: &Request,
     session: Option<String>,
-    call: &impl UpstreamCall,
+    call: &dyn UpstreamCall,
 ) -> Result<(Option<AccountId>, Answer), GatewayError> {
     {
         let mut note = ctx.note.borrow_mut();
