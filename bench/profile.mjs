@@ -11,6 +11,8 @@
 //                          [--chunk-ms MS] [--inclusive] [--build DIR] [--save DIR]
 //   node bench/profile.mjs --cold K
 //
+// Build with QW_WASM_NAMES=1 bash scripts/build.sh first: the release build drops the names.
+//
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
 // --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
@@ -24,7 +26,7 @@
 // of it, but a rough one: on a busy 2-core machine V8's sampler falls behind its interval, and a
 // sample stands for the time since the one before, at most twice the interval.
 import { parseArgs } from 'node:util';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -46,6 +48,11 @@ const { values: opt } = parseArgs({
   },
 });
 const N = Number(opt.requests);
+// Without the WebAssembly's names section (scripts/build.sh drops it) our functions show as
+// wasm-function[N]: say how to keep it.
+if (!readFileSync(path.join(ROOT, opt.build, 'index_bg.wasm')).includes(Buffer.from('\x04name'))) {
+  console.log(`${opt.build}/index_bg.wasm has no names section: build it with QW_WASM_NAMES=1 bash scripts/build.sh to see our functions by name`);
+}
 const TOP = Number(opt.top);
 const KEY = 'sk-profile';
 
