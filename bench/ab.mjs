@@ -7,17 +7,20 @@
 //   git stash; bash scripts/build.sh; cp -r build .ab/before
 //   git stash pop; bash scripts/build.sh; cp -r build .ab/after
 //   node bench/ab.mjs [--requests N] [--chunk-ms MS] [--routes chat,messages,...] .ab/before .ab/after
+//   node bench/ab.mjs --cold K .ab/before .ab/after
 //
 // The build directories must lie inside the repository (workerd reads no module outside it).
 // Routes: chat, messages, responses, completions (200-event streams; the last three translated
 // from chat), chat-whole (non-streamed) and chat-large (non-streamed, 100 KB of request).
-// --chunk-ms spaces the mock's events (0: back to back).
+// --chunk-ms spaces the mock's events (0: back to back). --cold K measures instead, per build, K
+// new Workers' first and second non-streamed chat request (the CPU of workerd's main thread, where
+// the isolate runs: 10 ms ticks, so the mean of K).
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { startMock } from '../tests/mock/upstream.mjs';
 import { MockControl, qwenCodeCreds, workerOptions } from '../tests/harness.mjs';
-import { workerdCpuMs } from './proc.mjs';
+import { mainThreadCpuMs, workerdCpuMs, workerdPids } from './proc.mjs';
 
 const { values: opt, positionals: builds } = parseArgs({
   allowPositionals: true,
@@ -25,6 +28,7 @@ const { values: opt, positionals: builds } = parseArgs({
     requests: { type: 'string', default: '200' },
     'chunk-ms': { type: 'string', default: '0' },
     routes: { type: 'string', default: 'chat,messages,responses,completions,chat-whole' },
+    cold: { type: 'string' },
   },
 });
 if (builds.length < 1) {
@@ -60,21 +64,63 @@ const one = (url, body) => new Promise((resolve, reject) => {
 
 const mock = await startMock({ chunkDelayMs: Number(opt['chunk-ms']) });
 const ctl = new MockControl(mock.url);
+/** A new Worker of the build in `dir`, its account stored: [url, its workerd processes, dispose]. */
+async function start(dir) {
+  const before = workerdPids();
+  const mf = new Miniflare({
+    ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: 'sk-ab' }),
+    scriptPath: `${dir}/index.js`,
+    handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  const pids = workerdPids().filter((p) => !before.includes(p));
+  const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
+  await kv.put('ACCOUNT:ab', JSON.stringify(qwenCodeCreds(await ctl.account('ab'))));
+  await kv.put('ACCOUNTS', JSON.stringify(['ab']));
+  return [url, pids, () => mf.dispose()];
+}
+
+if (opt.cold) {
+  const K = Number(opt.cold);
+  const [route, b] = ROUTES['chat-whole'];
+  const body = JSON.stringify(b);
+  console.log(`${K} new Workers per build and round: workerd main-thread CPU ms of the first and the second non-streamed chat request (means)`);
+  const cells = new Map(builds.map((d) => [d, []]));
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const dir of builds) {
+        const first = [];
+        const second = [];
+        for (let i = 0; i < K; i++) {
+          const [url, pids, dispose] = await start(dir);
+          try {
+            for (const into of [first, second]) {
+              const m0 = mainThreadCpuMs(pids);
+              await one(url + route, body);
+              into.push(mainThreadCpuMs(pids) - m0);
+            }
+          } finally {
+            await dispose();
+          }
+        }
+        const mean = (xs) => (xs.reduce((a, x) => a + x, 0) / xs.length).toFixed(1);
+        cells.get(dir).push(`${mean(first)} / ${mean(second)}`);
+      }
+    }
+  } finally {
+    await mock.close();
+  }
+  for (const dir of builds) console.log(`${dir.padEnd(28)} ${cells.get(dir).map((c) => c.padEnd(14)).join('  ')}`);
+  process.exit(0);
+}
+
 const rows = new Map();
 console.log(`${N} requests per route and build, one client, mock events ${opt['chunk-ms']} ms apart: workerd CPU ms per request, ms per request`);
 try {
   for (let round = 0; round < 2; round++) {
     for (const dir of builds) {
-      const mf = new Miniflare({
-        ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: 'sk-ab' }),
-        scriptPath: `${dir}/index.js`,
-        handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
-      });
+      const [url, , dispose] = await start(dir);
       try {
-        const url = (await mf.ready).toString().replace(/\/$/, '');
-        const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
-        await kv.put('ACCOUNT:ab', JSON.stringify(qwenCodeCreds(await ctl.account('ab'))));
-        await kv.put('ACCOUNTS', JSON.stringify(['ab']));
         for (const r of routes) {
           const [route, b] = ROUTES[r];
           const body = JSON.stringify(b);
@@ -87,7 +133,7 @@ try {
           rows.set(key, [...(rows.get(key) ?? []), cell]);
         }
       } finally {
-        await mf.dispose();
+        await dispose();
       }
     }
   }
