@@ -162,6 +162,7 @@ async function coldStarts(k) {
   const firsts = [];
   const seconds = [];
   const costliest = new Map();
+  const kinds = new Map();
   try {
     for (let i = 0; i < k; i++) {
       const port = await freePort();
@@ -194,6 +195,7 @@ async function coldStarts(k) {
               if (!t || kind === 'program' || kind === 'idle') continue;
               const name = `${kind} ${(node.callFrame.functionName || '(anonymous)').replace(/::h[0-9a-f]{16}$/, '')}`;
               costliest.set(name, (costliest.get(name) ?? 0) + t / k);
+              kinds.set(kind, (kinds.get(kind) ?? 0) + t / k);
             }
           }
         }
@@ -207,7 +209,8 @@ async function coldStarts(k) {
   }
   const mean = (xs) => (xs.reduce((a, b) => a + b, 0) / xs.length / 1000).toFixed(1);
   console.log(`${k} new Workers, a non-streamed chat request each, then a second: the isolate's time (V8 profile, every ${interval} µs)`);
-  console.log(`  first request ${mean(firsts)} ms, second ${mean(seconds)} ms`);
+  const split = [...kinds].sort((a, b) => b[1] - a[1]).map(([kind, t]) => `${kind} ${(t / 1000).toFixed(1)}`).join(', ');
+  console.log(`  first request ${mean(firsts)} ms (${split}), second ${mean(seconds)} ms`);
   console.log('the first request\'s costliest functions, ms');
   for (const [name, t] of [...costliest].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`  ${(t / 1000).toFixed(2).padStart(6)}  ${name}`);
 }
