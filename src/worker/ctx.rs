@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::error::GatewayError;
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 use worker::{Context, Env};
 
 thread_local! {
@@ -20,11 +21,12 @@ thread_local! {
 pub fn config(env: &Env) -> Rc<Config> {
     CONFIG.with(|c| {
         c.get_or_init(|| {
+            // Vars and secrets are both plain strings on `env`: read as such, in one call
+            // each (the workers-rs accessors check each binding's type on the way).
             let cfg = Config::from_lookup(|name| {
-                env.var(name)
-                    .map(|v| v.to_string())
-                    .or_else(|_| env.secret(name).map(|s| s.to_string()))
+                js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name))
                     .ok()
+                    .and_then(|v| v.as_string())
             });
             announce(&cfg);
             Rc::new(cfg)
