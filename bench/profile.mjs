@@ -18,7 +18,7 @@
 // --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
 // each), and what the first one spends most on. --build profiles another build directory (inside
 // the repository) than build/; --save writes each route's profile to DIR/<route>.cpuprofile
-// (Chrome's DevTools open it).
+// (Chrome's DevTools open it; with --cold, each new Worker's first request as cold-first-<i>).
 //
 // The profile sees only the isolate's own work: the runtime's socket and stream work outside V8
 // is not in it (bench/run.mjs and bench/ab.mjs measure workerd's whole CPU from /proc). What
@@ -189,6 +189,10 @@ async function coldStarts(k) {
           const { total, self } = isolateTime(profile, interval);
           into.push(total);
           if (into === firsts) {
+            if (opt.save) {
+              mkdirSync(opt.save, { recursive: true });
+              writeFileSync(path.join(opt.save, `cold-first-${i}.cpuprofile`), JSON.stringify(profile));
+            }
             for (const node of profile.nodes) {
               const t = self.get(node.id) ?? 0;
               const kind = kindOf(node.callFrame);
