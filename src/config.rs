@@ -48,6 +48,11 @@ pub const VARS: &[(&str, &str, &str)] = &[
         "how long an isolate trusts its copy of the pool state",
     ),
     (
+        "REQUEST_LOG",
+        "on",
+        "one structured log line per request (on), or none (off: saves the runtime's logging, about 0.05 ms a request and 4 ms on an isolate's first); warnings and errors are logged either way",
+    ),
+    (
         "MODEL_ALIASES",
         "{}",
         "model aliases added to the defaults (claude-* and gpt-* to DEFAULT_MODEL, qwen-oauth: and qwen: prefixes dropped): a JSON object of name or prefix* to model id",
@@ -90,6 +95,8 @@ pub struct Config {
     /// Keep-alive of Anthropic streams (0: none).
     pub keepalive_ms: u64,
     pub cache_ttl_ms: u64,
+    /// One log line per request (`REQUEST_LOG`); warnings and errors are logged regardless.
+    pub request_log: bool,
     /// Model aliases: `MODEL_ALIASES`, or the defaults (Claude and GPT names to the default
     /// model).
     pub aliases: Aliases,
@@ -160,6 +167,7 @@ impl Config {
             ttl_ok,
             "a whole number of seconds (0 to 3600)",
         );
+        let request_log = text("REQUEST_LOG", |v| v == "on" || v == "off", "on or off");
         let num = |v: String| v.parse::<u64>().unwrap_or(0);
         let aliases = match get("MODEL_ALIASES").filter(|j| j != default_of("MODEL_ALIASES")) {
             None => Aliases::defaults(&default_model),
@@ -186,6 +194,7 @@ impl Config {
             stream_idle_timeout_ms: num(idle),
             keepalive_ms: num(keepalive),
             cache_ttl_ms: num(ttl) * 1000,
+            request_log: request_log == "on",
             aliases,
             problems,
         }
@@ -229,6 +238,7 @@ mod tests {
         assert_eq!(c.stream_idle_timeout_ms, 90_000);
         assert_eq!(c.cache_ttl_ms, 15_000);
         assert_eq!(c.oauth_base_url, "https://chat.qwen.ai");
+        assert!(c.request_log);
         assert!(c.client_keys.is_public() && c.admin_key.is_none());
         assert!(c.problems.is_empty());
         for (name, default, _) in VARS {
@@ -244,6 +254,7 @@ mod tests {
             ("ACCOUNT_CACHE_TTL_SECS", "0"),
             ("QWEN_API_BASE_URL", "dashscope.aliyuncs.com"),
             ("MODEL_ALIASES", "[1]"),
+            ("REQUEST_LOG", "no"),
             ("ADMIN_SECRET_KEY", "   "),
             ("OPENAI_API_KEYS", "sk-a"),
         ]);
@@ -262,9 +273,12 @@ mod tests {
                 "QWEN_API_BASE_URL",
                 "FIRST_BYTE_TIMEOUT_MS",
                 "REQUEST_TIMEOUT_MS",
+                "REQUEST_LOG",
                 "MODEL_ALIASES"
             ]
         );
+        assert!(c.request_log, "a bad REQUEST_LOG keeps the log on");
+        assert!(!config(&[("REQUEST_LOG", " off ")]).request_log);
         assert_eq!(
             c.aliases.resolve("claude-x").as_deref(),
             Some("qwen3-coder-plus")

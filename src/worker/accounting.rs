@@ -10,6 +10,7 @@ use super::fetch::{now_ms, sleep_ms};
 use super::ledger::{self, Op};
 use super::note::{Note, UsageSource};
 use crate::api::keys::Caller;
+use crate::config::Config;
 use crate::ledger::limits::Spend;
 use crate::ledger::usage::{LogLine, UsageEvent};
 use crate::usage::Usage;
@@ -59,7 +60,9 @@ async fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) {
         cached_tokens: usage.cached_tokens,
         reasoning_tokens: usage.reasoning_tokens,
     };
-    worker::console_log!("{}", line.to_json());
+    if ctx.cfg.request_log {
+        worker::console_log!("{}", line.to_json());
+    }
     let Some(route) = n.route else { return };
     if let Caller::Named(id) = &ctx.caller {
         clients::spent(id.as_str(), usage.tokens(), now);
@@ -157,7 +160,10 @@ async fn flush(env: &worker::Env) {
 
 /// The log line of a request refused before it reached a handler (unknown route, wrong
 /// method, no valid key): no usage, nothing of what it sent but its path's start.
-pub fn log_refused(request_id: &str, path: &str, status: u16, started_ms: u64) {
+pub fn log_refused(cfg: &Config, request_id: &str, path: &str, status: u16, started_ms: u64) {
+    if !cfg.request_log {
+        return;
+    }
     let path: String = path.chars().take(120).collect();
     worker::console_log!(
         "{}",

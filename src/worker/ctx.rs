@@ -40,7 +40,7 @@ fn announce(cfg: &Config) {
         worker::console_warn!(
             "qwen-worker: neither OPENAI_API_KEYS nor OPENAI_API_KEY is set: the API is PUBLIC"
         );
-    } else {
+    } else if cfg.request_log {
         worker::console_log!(
             "qwen-worker: API protected by {} client key(s)",
             cfg.client_keys.count()

@@ -52,7 +52,7 @@ async fn fetch(
     }
     let early = |e: &GatewayError, dialect: Dialect, audience: Audience| {
         let resp = respond::stamped(failed(e, dialect, audience), &request_id);
-        accounting::log_refused(&request_id, path, resp.status(), started_ms);
+        accounting::log_refused(&cfg, &request_id, path, resp.status(), started_ms);
         resp
     };
     let (route, params) = match routes::find(&method, path) {

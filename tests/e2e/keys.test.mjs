@@ -393,3 +393,35 @@ describe('revocation reaches a second isolate', () => {
     assert.ok(took <= 5500, `refused after ${took} ms`);
   });
 });
+
+describe('REQUEST_LOG = "off"', () => {
+  let s;
+  before(async () => {
+    s = await startStack({ chunkDelayMs: 2, vars: { REQUEST_LOG: 'off', FIRST_BYTE_TIMEOUT_MS: '5 s' } });
+    await s.addAccount('oa');
+  });
+  after(() => s?.close());
+
+  test('no request lines, usage still recorded, warnings still logged', async () => {
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 200);
+    await res.json();
+    assert.equal((await fetch(`${s.url}/v1/nothing`)).status, 404);
+    const admin = adminOf(s.url);
+    let rows = [];
+    for (let i = 0; i < 40 && !rows.length; i++) {
+      rows = (await admin('GET', '/admin/usage?group_by=key')).body.rows;
+      if (!rows.length) await sleep(100);
+    }
+    assert.equal(rows.length, 1, `usage recorded: ${JSON.stringify(rows)}`);
+    assert.match(rows[0].key, /^env-[0-9a-f]{10}$/);
+    assert.ok(rows[0].requests >= 1 && rows[0].input_tokens > 0, JSON.stringify(rows[0]));
+    const all = s.logs.join('');
+    assert.ok(!all.includes('"type":"request"'), 'no request line');
+    assert.ok(!all.includes('API protected by'), 'no start-up line either');
+    assert.match(all, /configuration: FIRST_BYTE_TIMEOUT_MS must be/, 'a bad var is still reported');
+  });
+});
