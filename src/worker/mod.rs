@@ -55,39 +55,35 @@ async fn fetch(
         accounting::log_refused(&cfg, &request_id, path, resp.status(), started_ms);
         resp
     };
-    let (route, params) = match routes::find(&method, path) {
-        Match::Found(route, params) => (route, params),
+    let found = routes::find(&method, path);
+    // Who may learn that a route exists is decided before the method is looked at; unknown
+    // admin paths say nothing to anyone without the admin key.
+    let (access, dialect) = match &found {
+        Match::Found(route, _) => (route.access, route.dialect),
         Match::WrongMethod {
-            allowed,
-            access,
-            dialect,
-        } => {
+            access, dialect, ..
+        } => (*access, *dialect),
+        Match::NotFound if path == "/admin" || path.starts_with("/admin/") => {
+            (Access::Admin, Dialect::OpenAI)
+        }
+        Match::NotFound => (Access::Open, Dialect::OpenAI),
+    };
+    let caller = match authenticate(&req, &cfg, &env, access).await {
+        Ok(c) => c,
+        Err(e) => return Ok(early(&e, dialect, Audience::Public)),
+    };
+    let (route, params) = match found {
+        Match::Found(route, params) => (route, params),
+        Match::WrongMethod { allowed, .. } => {
             let e = GatewayError::MethodNotAllowed { method, allowed };
-            // Who may learn that a route exists is decided before the method is looked at.
-            return Ok(match authenticate(&req, &cfg, &env, access).await {
-                Ok(caller) => early(&e, dialect, caller.audience()),
-                Err(auth) => early(&auth, dialect, Audience::Public),
-            });
+            return Ok(early(&e, dialect, caller.audience()));
         }
         Match::NotFound => {
             let e = GatewayError::NotFound {
                 path: path.to_owned(),
             };
-            // Unknown admin paths say nothing to anyone without the admin key.
-            let access = if path == "/admin" || path.starts_with("/admin/") {
-                Access::Admin
-            } else {
-                Access::Open
-            };
-            return Ok(match authenticate(&req, &cfg, &env, access).await {
-                Ok(caller) => early(&e, Dialect::OpenAI, caller.audience()),
-                Err(auth) => early(&auth, Dialect::OpenAI, Audience::Public),
-            });
+            return Ok(early(&e, dialect, caller.audience()));
         }
-    };
-    let caller = match authenticate(&req, &cfg, &env, route.access).await {
-        Ok(c) => c,
-        Err(e) => return Ok(early(&e, route.dialect, Audience::Public)),
     };
     let arrival = ctx::Arrival {
         caller,
