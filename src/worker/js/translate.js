@@ -25,8 +25,6 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   let timer = null;
   let over = false;
   let ctrl = null;
-  // The read of upstream in flight (it may outlive a pull: the client's next pull takes it).
-  let pending = null;
   let resolveEnded;
   const ended = new Promise((resolve) => { resolveEnded = resolve; });
   // One timer re-arming itself for the nearest of the idle deadline and the next keep-alive, so
@@ -57,22 +55,58 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     timer = setTimeout(check, wait);
   };
   timer = setTimeout(check, pingMs > 0 ? Math.min(idleMs, pingMs) : idleMs);
+  // The read of upstream that may outlive a pull (started while upstream was ahead): its result
+  // goes to the pull waiting for it, or waits in `ready` for the next pull.
+  let inFlight = false;
+  let ready = null;
+  let waiter = null;
+  const deliver = (res) => {
+    reading = false;
+    inFlight = false;
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w(res);
+    } else {
+      ready = res;
+    }
+  };
   const readAhead = () => {
     last = Date.now();
     reading = true;
-    pending = reader.read();
+    inFlight = true;
+    reader.read().then((r) => deliver({ r }), () => deliver(FAILED));
   };
-  // A read that outlives its turn keeps `reading` true only until it settles.
-  const settled = () => { reading = false; };
   const batch = joiner();
-  // The end of the turn in which the batch began.
+  // The end of the turn in which the batch began: one timer per batch, which wakes the pull
+  // waiting for upstream's next chunk (that read stays in flight for the next pull).
   let turn = null;
+  const endTurn = () => {
+    turn = null;
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w(END_OF_TURN);
+    }
+  };
+  const nextChunkThisTurn = () => {
+    if (!inFlight) readAhead();
+    turn ??= setTimeout(endTurn, 0);
+    return new Promise((resolve) => { waiter = resolve; });
+  };
+  const batchOut = (controller) => {
+    clearTimeout(turn);
+    turn = null;
+    lastOut = Date.now();
+    controller.enqueue(batch.join());
+  };
   // `upstream`: DONE (it has ended: nothing to cancel), ANSWERED (the translator has all it needs:
   // what is left, the end of the stream, is read to free the connection) or anything else (it
   // failed or went silent: cancelled).
   const end = (controller, bytes, upstream) => {
     over = true;
     clearTimeout(timer);
+    clearTimeout(turn);
     if (bytes && bytes.length) batch.push(bytes);
     if (batch.length) controller.enqueue(batch.join());
     controller.close();
@@ -92,47 +126,40 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
       },
       async pull(controller) {
         for (;;) {
-          let r;
-          try {
-            if (batch.length) {
-              // Upstream is ahead: the next chunk only if it comes in this turn.
-              if (!pending) readAhead();
-              turn ??= endOfTurn();
-              r = await Promise.race([pending, turn]);
-              if (r === END_OF_TURN) {
-                pending.then(settled, settled);
-                turn = null;
-                lastOut = Date.now();
-                controller.enqueue(batch.join());
-                return;
-              }
-              pending = null;
-              reading = false;
-            } else if (pending) {
-              r = await pending;
-              pending = null;
-            } else {
-              last = Date.now();
-              reading = true;
-              r = await reader.read();
-              reading = false;
+          let res;
+          if (ready) {
+            res = ready;
+            ready = null;
+          } else if (batch.length) {
+            // Upstream is ahead: the next chunk only if it comes in this turn.
+            res = await nextChunkThisTurn();
+            if (res === END_OF_TURN) {
+              batchOut(controller);
+              return;
             }
-          } catch {
+          } else if (inFlight) {
+            res = await new Promise((resolve) => { waiter = resolve; });
+          } else {
+            last = Date.now();
+            reading = true;
+            try {
+              res = { r: await reader.read() };
+            } catch {
+              res = FAILED;
+            }
             reading = false;
-            pending = null;
-            return end(controller, idled ? pump.idle() : pump.broke(), null);
           }
+          // Cancelled by the client while waiting: the translator is freed.
+          if (over) return;
+          if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
           if (idled) return end(controller, pump.idle(), null);
-          if (r.done) return end(controller, pump.finish(), DONE);
-          const out = pump.push(r.value);
+          if (res.r.done) return end(controller, pump.finish(), DONE);
+          const out = pump.push(res.r.value);
           if (pump.finished()) return end(controller, out, ANSWERED);
           if (!out.length) continue;
           batch.push(out);
-          const now = Date.now();
-          if ((batch.length === 1 && now !== lastOut) || batch.size >= BATCH_CAP) {
-            turn = null;
-            lastOut = now;
-            controller.enqueue(batch.join());
+          if ((batch.length === 1 && Date.now() !== lastOut) || batch.size >= BATCH_CAP) {
+            batchOut(controller);
             return;
           }
         }
@@ -141,6 +168,7 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
         if (over) return;
         over = true;
         clearTimeout(timer);
+        clearTimeout(turn);
         reader.cancel(reason).catch(() => {});
         abort?.abort();
         pump.free();
@@ -151,6 +179,7 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
 }
 
 const END_OF_TURN = {};
+const FAILED = {};
 const DONE = 'done';
 const ANSWERED = 'answered';
 
@@ -179,9 +208,6 @@ async function readRest(reader, abort) {
 
 /** Most bytes of translated output gathered into one chunk. */
 const BATCH_CAP = 64 * 1024;
-
-/** Resolves to END_OF_TURN once the event loop has done what is ready now. */
-const endOfTurn = () => new Promise((resolve) => { setTimeout(resolve, 0, END_OF_TURN); });
 
 /** Byte chunks gathered to be handed on as one. */
 function joiner() {
