@@ -72,12 +72,17 @@ async function start(dir) {
     scriptPath: `${dir}/index.js`,
     handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
   });
-  const url = (await mf.ready).toString().replace(/\/$/, '');
-  const pids = workerdPids().filter((p) => !before.includes(p));
-  const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
-  await kv.put('ACCOUNT:ab', JSON.stringify(qwenCodeCreds(await ctl.account('ab'))));
-  await kv.put('ACCOUNTS', JSON.stringify(['ab']));
-  return [url, pids, () => mf.dispose()];
+  try {
+    const url = (await mf.ready).toString().replace(/\/$/, '');
+    const pids = workerdPids().filter((p) => !before.includes(p));
+    const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
+    await kv.put('ACCOUNT:ab', JSON.stringify(qwenCodeCreds(await ctl.account('ab'))));
+    await kv.put('ACCOUNTS', JSON.stringify(['ab']));
+    return [url, pids, () => mf.dispose()];
+  } catch (e) {
+    await mf.dispose();
+    throw e;
+  }
 }
 
 if (opt.cold) {
