@@ -12,6 +12,8 @@ use crate::api::{anthropic, openai};
 use crate::api::{Audience, Dialect};
 use crate::error::{Category, GatewayError};
 use js_sys::Uint8Array;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, ReadableStream, Response, ResponseInit};
@@ -182,19 +184,36 @@ fn answer_headers(
 }
 
 /// The events that end a passed-through stream early, in the client's dialect: upstream silent
-/// for `idle_ms`, and upstream broken.
-fn stream_end_events(dialect: Dialect, idle_ms: u64) -> (Vec<u8>, Vec<u8>) {
-    let idle = idle_message(idle_ms.div_ceil(1000));
-    match dialect {
-        Dialect::OpenAI => (
-            openai::errors::stream_error_event(&idle, "stream_idle_timeout").into_bytes(),
-            openai::errors::stream_error_event(BROKE_MESSAGE, "stream_interrupted").into_bytes(),
-        ),
-        Dialect::Anthropic => (
-            anthropic::errors::stream_error_event("api_error", &idle),
-            anthropic::errors::stream_error_event("api_error", BROKE_MESSAGE),
-        ),
+/// for `idle_ms`, and upstream broken. Made once per isolate and dialect (`idle_ms` is a
+/// setting), not for every stream.
+fn stream_end_events(dialect: Dialect, idle_ms: u64) -> Rc<(Vec<u8>, Vec<u8>)> {
+    thread_local! {
+        static MADE: RefCell<Vec<(Dialect, u64, Rc<(Vec<u8>, Vec<u8>)>)>> =
+            const { RefCell::new(Vec::new()) };
     }
+    MADE.with(|made| {
+        let mut made = made.borrow_mut();
+        if let Some((_, _, events)) = made
+            .iter()
+            .find(|(d, ms, _)| *d == dialect && *ms == idle_ms)
+        {
+            return events.clone();
+        }
+        let idle = idle_message(idle_ms.div_ceil(1000));
+        let events = Rc::new(match dialect {
+            Dialect::OpenAI => (
+                openai::errors::stream_error_event(&idle, "stream_idle_timeout").into_bytes(),
+                openai::errors::stream_error_event(BROKE_MESSAGE, "stream_interrupted")
+                    .into_bytes(),
+            ),
+            Dialect::Anthropic => (
+                anthropic::errors::stream_error_event("api_error", &idle),
+                anthropic::errors::stream_error_event("api_error", BROKE_MESSAGE),
+            ),
+        });
+        made.push((dialect, idle_ms, events.clone()));
+        events
+    })
 }
 
 /// Upstream's answer for the client as it came: its status, content type and request ids, and
@@ -245,7 +264,8 @@ pub fn upstream_answer(
             head_usage,
             ..
         } => {
-            let (idle, fail) = stream_end_events(dialect, idle_ms);
+            let events = stream_end_events(dialect, idle_ms);
+            let (idle, fail) = &*events;
             let swap = rename.map(|(upstream, asked)| {
                 (
                     format!("\"model\":{}", serde_json::Value::from(upstream)),
@@ -255,8 +275,8 @@ pub fn upstream_answer(
             let guarded = fetch::guard_stream(
                 body,
                 idle_ms,
-                &idle,
-                &fail,
+                idle,
+                fail,
                 &exchange.abort,
                 swap.as_ref().map(|(f, r)| (f.as_str(), r.as_str())),
                 drop_usage,
