@@ -201,16 +201,8 @@ async fn send(
     body: Option<&str>,
     timeout_ms: u64,
 ) -> Result<Exchange, String> {
-    let mut lines = String::with_capacity(256);
-    for (k, v) in headers {
-        if has_line_break(k) || has_line_break(v) {
-            return Err(format!("the header {k} has a line break"));
-        }
-        lines.push_str(k);
-        lines.push('\n');
-        lines.push_str(v);
-        lines.push('\n');
-    }
+    let lines = header_lines(headers.iter().map(|(k, v)| (*k, v.as_str())))
+        .map_err(|k| format!("the header {k} has a line break"))?;
     if bearer.is_some_and(has_line_break) {
         return Err(BAD_TOKEN.to_owned());
     }
@@ -245,8 +237,27 @@ async fn send(
 
 const BAD_TOKEN: &str = "the stored token is not a valid header value";
 
-fn has_line_break(s: &str) -> bool {
+/// A line break, which no header name or value may hold.
+pub fn has_line_break(s: &str) -> bool {
     s.bytes().any(|b| b == b'\n' || b == b'\r')
+}
+
+/// Headers as the runtime helpers of `js/http.js` take them in one call: `name\nvalue\n` pairs.
+/// A name or value with a line break cannot be written so: its name is the error.
+pub fn header_lines<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<String, &'a str> {
+    let mut lines = String::with_capacity(256);
+    for (k, v) in pairs {
+        if has_line_break(k) || has_line_break(v) {
+            return Err(k);
+        }
+        lines.push_str(k);
+        lines.push('\n');
+        lines.push_str(v);
+        lines.push('\n');
+    }
+    Ok(lines)
 }
 
 /// A body read in the runtime under a cap and a deadline.
@@ -280,11 +291,6 @@ pub async fn read_whole(
     drain: bool,
 ) -> Result<Capped, String> {
     let promise = read_whole_js(message, cap as f64, ms.max(1) as f64, abort, drain);
-    capped(promise, ms).await
-}
-
-/// What `readCapped` or `readWhole` resolved to.
-async fn capped(promise: js_sys::Promise, ms: u64) -> Result<Capped, String> {
     let r = JsFuture::from(promise).await.map_err(js_detail)?;
     let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
     if get("timedOut").as_bool() == Some(true) {

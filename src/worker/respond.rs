@@ -32,17 +32,13 @@ extern "C" {
 /// than the rest of setting it). A pair with a line break is left out, as the runtime would
 /// refuse it.
 pub fn set_all(h: &Headers, pairs: &[(&str, &str)]) {
-    let mut lines = String::with_capacity(256);
-    for (k, v) in pairs {
-        if k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
-            continue;
-        }
-        lines.push_str(k);
-        lines.push('\n');
-        lines.push_str(v);
-        lines.push('\n');
+    let writable = pairs
+        .iter()
+        .copied()
+        .filter(|&(k, v)| !fetch::has_line_break(k) && !fetch::has_line_break(v));
+    if let Ok(lines) = fetch::header_lines(writable) {
+        set_headers_js(h, &lines);
     }
-    set_headers_js(h, &lines);
 }
 
 /// The headers every answer carries, and `more`.

@@ -93,15 +93,20 @@ const TIMED_OUT = {};
  * pair the runtime refuses is left out).
  */
 export function setHeaders(headers, lines) {
-  const parts = lines.split('\n');
-  for (let i = 0; i + 1 < parts.length; i += 2) {
+  eachHeader(lines, (name, value) => {
     try {
-      headers.set(parts[i], parts[i + 1]);
+      headers.set(name, value);
     } catch {
       // Not a valid header: left out, as a single set would have been.
     }
-  }
+  });
   return headers;
+}
+
+/** Calls `f(name, value)` for each `name\nvalue\n` pair of `lines`. */
+function eachHeader(lines, f) {
+  const parts = lines.split('\n');
+  for (let i = 0; i + 1 < parts.length; i += 2) f(parts[i], parts[i + 1]);
 }
 
 /**
@@ -114,9 +119,8 @@ export function setHeaders(headers, lines) {
  */
 export async function sendRequest(method, url, headerLines, bearer, body, ms) {
   const headers = new Headers();
-  const parts = headerLines.split('\n');
   try {
-    for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
+    eachHeader(headerLines, (name, value) => headers.set(name, value));
   } catch (e) {
     return { error: String(e?.message ?? e) };
   }
