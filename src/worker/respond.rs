@@ -179,13 +179,19 @@ fn answer_headers(
     headers_with(content_type, &more)
 }
 
-/// The events that end a passed-through stream early, in the client's dialect: upstream silent
-/// for `idle_ms`, and upstream broken. Made once per isolate and dialect (`idle_ms` is a
-/// setting), not for every stream.
-fn stream_end_events(dialect: Dialect, idle_ms: u64) -> Rc<(Vec<u8>, Vec<u8>)> {
+/// The events that end a passed-through stream early, in the client's dialect.
+struct EndEvents {
+    /// Upstream silent for the idle timeout.
+    idle: Vec<u8>,
+    /// Upstream broken.
+    broke: Vec<u8>,
+}
+
+/// The [`EndEvents`] of `dialect` for an idle timeout of `idle_ms`. Made once per isolate and
+/// dialect (`idle_ms` is a setting), not for every stream.
+fn stream_end_events(dialect: Dialect, idle_ms: u64) -> Rc<EndEvents> {
     thread_local! {
-        static MADE: RefCell<Vec<(Dialect, u64, Rc<(Vec<u8>, Vec<u8>)>)>> =
-            const { RefCell::new(Vec::new()) };
+        static MADE: RefCell<Vec<(Dialect, u64, Rc<EndEvents>)>> = const { RefCell::new(Vec::new()) };
     }
     MADE.with(|made| {
         let mut made = made.borrow_mut();
@@ -197,15 +203,15 @@ fn stream_end_events(dialect: Dialect, idle_ms: u64) -> Rc<(Vec<u8>, Vec<u8>)> {
         }
         let idle = idle_message(idle_ms.div_ceil(1000));
         let events = Rc::new(match dialect {
-            Dialect::OpenAI => (
-                openai::errors::stream_error_event(&idle, "stream_idle_timeout").into_bytes(),
-                openai::errors::stream_error_event(BROKE_MESSAGE, "stream_interrupted")
+            Dialect::OpenAI => EndEvents {
+                idle: openai::errors::stream_error_event(&idle, "stream_idle_timeout").into_bytes(),
+                broke: openai::errors::stream_error_event(BROKE_MESSAGE, "stream_interrupted")
                     .into_bytes(),
-            ),
-            Dialect::Anthropic => (
-                anthropic::errors::stream_error_event("api_error", &idle),
-                anthropic::errors::stream_error_event("api_error", BROKE_MESSAGE),
-            ),
+            },
+            Dialect::Anthropic => EndEvents {
+                idle: anthropic::errors::stream_error_event("api_error", &idle),
+                broke: anthropic::errors::stream_error_event("api_error", BROKE_MESSAGE),
+            },
         });
         made.push((dialect, idle_ms, events.clone()));
         events
@@ -261,7 +267,6 @@ pub fn upstream_answer(
             ..
         } => {
             let events = stream_end_events(dialect, idle_ms);
-            let (idle, fail) = &*events;
             let swap = rename.map(|(upstream, asked)| {
                 (
                     format!("\"model\":{}", serde_json::Value::from(upstream)),
@@ -271,8 +276,8 @@ pub fn upstream_answer(
             let guarded = fetch::guard_stream(
                 body,
                 idle_ms,
-                idle,
-                fail,
+                &events.idle,
+                &events.broke,
                 &exchange.abort,
                 swap.as_ref().map(|(f, r)| (f.as_str(), r.as_str())),
                 drop_usage,
