@@ -120,13 +120,14 @@ export function passStream(body, idleMs, idleBytes, failBytes, abort) {
   let over = false;
   let resolveEnded;
   const ended = new Promise((resolve) => { resolveEnded = resolve; });
-  // Reads what is already queued on the watching branch, without waiting for more.
-  const drain = async () => {
+  // Reads the watching branch into the tail until upstream ends or `stopAt` settles first
+  // (EMPTY: at once, when nothing more is queued).
+  const readUntil = async (stopAt) => {
     while (!upstreamDone) {
       pending ??= reader.read();
       let r;
       try {
-        r = await Promise.race([pending, EMPTY]);
+        r = await Promise.race([pending, stopAt]);
       } catch {
         upstreamDone = true;
         return;
@@ -141,6 +142,8 @@ export function passStream(body, idleMs, idleBytes, failBytes, abort) {
       tail.push(r.value);
     }
   };
+  // What is already queued on the watching branch, without waiting for more.
+  const drain = () => readUntil(EMPTY);
   const timer = setInterval(async () => {
     await drain();
     if (!over && !upstreamDone && Date.now() - last >= idleMs) {
@@ -168,21 +171,11 @@ export function passStream(body, idleMs, idleBytes, failBytes, abort) {
     }
     resolveEnded(usageIn(tail.bytes()));
   };
+  // The rest of the watching branch, for at most two seconds.
   const readToEnd = async () => {
-    const deadline = new Promise((resolve) => setTimeout(resolve, 2000, EMPTY));
-    while (!upstreamDone) {
-      pending ??= reader.read();
-      let r;
-      try {
-        r = await Promise.race([pending, deadline]);
-      } catch {
-        return;
-      }
-      if (r === EMPTY) return;
-      pending = null;
-      if (r.done) return;
-      tail.push(r.value);
-    }
+    let timer;
+    await readUntil(new Promise((resolve) => { timer = setTimeout(resolve, 2000, EMPTY); }));
+    clearTimeout(timer);
   };
   client.pipeTo(out.writable, { preventClose: true, preventAbort: true, signal: stop.signal }).then(
     () => finish(null),
