@@ -15,6 +15,8 @@
 //
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
+// Named routes run in the order given (a name may repeat): an isolate's cost per request can
+// drift as it serves thousands of requests, so compare routes run in the same place.
 // --cold K profiles instead the first and the second chat request of K new Workers (a new isolate
 // each), and what the first one spends most on. --build profiles another build directory (inside
 // the repository) than build/; --save writes each route's profile to DIR/<route>.cpuprofile
@@ -80,8 +82,11 @@ const FLOOR = [
   // (the floor of any stream a Worker makes itself, as a translator must).
   ['shape-js-pull', 'floor: a JS pull stream, chat, 200 events', '/js-pull', 'prof', ROUTES[0][4]],
   ['shape-js-pull-long', 'floor: a JS pull stream, chat, 3,600 events', '/js-pull', 'prof', ROUTES.find((r) => r[0] === 'chat-stream-long')[4]],
+  // Non-streamed, what any gateway that counts tokens does at least: the answer read whole, its
+  // usage parsed, one log line, a new Response (bench/stream-shapes-worker.mjs, /buffered).
+  ['shape-buffered', 'floor: a JS gateway reading the answer whole, non-streamed', '/buffered', 'prof', ROUTES[4][4]],
 ];
-const chosen = opt.route ? [...FLOOR, ...ROUTES].filter((r) => opt.route.split(',').includes(r[0])) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));
+const chosen = opt.route ? opt.route.split(',').map((id) => [...FLOOR, ...ROUTES].find((r) => r[0] === id)).filter(Boolean) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));
 
 /** A minimal client of the inspector protocol over one WebSocket. */
 async function inspector(port) {
