@@ -1,10 +1,15 @@
 //! The KV binding, behind the shared [`KvAccess`] interface, with this isolate's operation
-//! counters (shown in `/admin/health`, read by the benchmarks).
+//! counters (shown in `/admin/health`, read by the benchmarks). Each operation is one call to
+//! `js/bindings.js`.
 
+use super::fetch::js_detail;
 use crate::error::GatewayError;
 use crate::kv_layout::{KvAccess, StoreError, BINDING};
+use js_sys::{Array, Promise, Reflect};
 use std::cell::Cell;
-use worker::kv::KvStore;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 /// KV operations done by this isolate.
@@ -32,23 +37,48 @@ pub fn counters() -> KvCounters {
     COUNTERS.with(Cell::get)
 }
 
+#[wasm_bindgen(module = "/src/worker/js/bindings.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = kvGet)]
+    fn kv_get(ns: &JsValue, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(catch, js_name = kvPut)]
+    fn kv_put(ns: &JsValue, key: &str, value: &str, ttl_secs: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(catch, js_name = kvDelete)]
+    fn kv_delete(ns: &JsValue, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_name = kvList)]
+    fn kv_list(ns: &JsValue, prefix: &str, cursor: Option<String>) -> Promise;
+}
+
 /// The namespace of accounts and pool state.
 #[derive(Clone)]
 pub struct Kv {
-    store: KvStore,
+    ns: JsValue,
 }
 
 fn failed(what: &str, key: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("KV {what} of {key} failed: {e}"))
 }
 
+/// Waits for a KV call: its value, or the runtime's error as `what` of `key` failing.
+async fn settled(
+    call: Result<Promise, JsValue>,
+    what: &str,
+    key: &str,
+) -> Result<JsValue, StoreError> {
+    let promise = call.map_err(|e| failed(what, key, js_detail(e)))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| failed(what, key, js_detail(e)))
+}
+
 impl Kv {
     pub fn from_env(env: &Env) -> Result<Kv, GatewayError> {
-        env.kv(BINDING)
-            .map(|store| Kv { store })
-            .map_err(|_| GatewayError::Storage {
+        match Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)) {
+            Ok(ns) if ns.is_object() => Ok(Kv { ns }),
+            _ => Err(GatewayError::Storage {
                 message: format!("the KV binding {BINDING} is missing in wrangler.toml"),
-            })
+            }),
+        }
     }
 
     /// A value that KV drops by itself after `ttl_secs` (at least KV's minimum of 60 s).
@@ -59,42 +89,30 @@ impl Kv {
         ttl_secs: u64,
     ) -> Result<(), StoreError> {
         count(|c| c.writes += 1);
-        self.store
-            .put(key, value)
-            .map_err(|e| failed("write", key, e))?
-            .expiration_ttl(ttl_secs.max(60))
-            .execute()
-            .await
-            .map_err(|e| failed("write", key, e))
+        let ttl = ttl_secs.max(60) as f64;
+        settled(kv_put(&self.ns, key, value, ttl), "write", key).await?;
+        Ok(())
     }
 }
 
 impl KvAccess for Kv {
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         count(|c| c.reads += 1);
-        self.store
-            .get(key)
-            .text()
-            .await
-            .map_err(|e| failed("read", key, e))
+        Ok(settled(kv_get(&self.ns, key), "read", key)
+            .await?
+            .as_string())
     }
 
     async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
         count(|c| c.writes += 1);
-        self.store
-            .put(key, value)
-            .map_err(|e| failed("write", key, e))?
-            .execute()
-            .await
-            .map_err(|e| failed("write", key, e))
+        settled(kv_put(&self.ns, key, value, 0.0), "write", key).await?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         count(|c| c.deletes += 1);
-        self.store
-            .delete(key)
-            .await
-            .map_err(|e| failed("delete", key, e))
+        settled(kv_delete(&self.ns, key), "delete", key).await?;
+        Ok(())
     }
 
     async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -102,18 +120,18 @@ impl KvAccess for Kv {
         let mut cursor: Option<String> = None;
         loop {
             count(|c| c.lists += 1);
-            let mut list = self.store.list().prefix(prefix.to_owned());
-            if let Some(cur) = cursor.take() {
-                list = list.cursor(cur);
-            }
-            let page = list
-                .execute()
-                .await
-                .map_err(|e| failed("list", prefix, e))?;
-            keys.extend(page.keys.into_iter().map(|k| k.name));
-            match page.cursor {
-                Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
-                _ => return Ok(keys),
+            let page =
+                settled(Ok(kv_list(&self.ns, prefix, cursor.take())), "list", prefix).await?;
+            let names: Array = Reflect::get(&page, &"names".into())
+                .map_err(|e| failed("list", prefix, js_detail(e)))?
+                .unchecked_into();
+            keys.extend(names.iter().filter_map(|n| n.as_string()));
+            match Reflect::get(&page, &"cursor".into())
+                .ok()
+                .and_then(|c| c.as_string())
+            {
+                Some(c) => cursor = Some(c),
+                None => return Ok(keys),
             }
         }
     }

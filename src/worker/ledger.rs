@@ -17,10 +17,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
-    State,
-};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+#[wasm_bindgen(module = "/src/worker/js/bindings.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = sqlRows)]
+    fn sql_rows(
+        sql: &JsValue,
+        query: &str,
+        params: js_sys::Array,
+    ) -> std::result::Result<String, JsValue>;
+}
 
 pub const BINDING: &str = "LEDGER";
 const OBJECT_NAME: &str = "ledger";
@@ -75,15 +84,16 @@ pub struct Looked {
 
 #[durable_object]
 pub struct Ledger {
-    sql: SqlStorage,
+    /// The object's SQLite storage (`state.storage.sql`).
+    sql: JsValue,
     windows: RefCell<HashMap<String, RateWindow>>,
 }
 
 impl DurableObject for Ledger {
     fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
+        let sql: JsValue = state.storage().sql().as_ref().clone();
         for statement in usage::SCHEMA {
-            if let Err(e) = sql.exec(statement, None) {
+            if let Err(e) = rows::<Value>(&sql, statement, Vec::new()) {
                 worker::console_error!("ledger schema: {e}");
             }
         }
@@ -94,7 +104,7 @@ impl DurableObject for Ledger {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op: Op = req.json().await?;
+        let op: Op = serde_json::from_str(&req.text().await?)?;
         match self.serve(op) {
             Ok(v) => Response::from_json(&v),
             Err(e) => Response::error(e.to_string(), 500),
@@ -102,14 +112,31 @@ impl DurableObject for Ledger {
     }
 }
 
-fn bind(params: Vec<Param>) -> Vec<SqlStorageValue> {
-    params
+/// The rows `query` gives with `params`, each read as a `T`.
+fn rows<T: for<'de> Deserialize<'de>>(
+    sql: &JsValue,
+    query: &str,
+    params: Vec<Param>,
+) -> Result<Vec<T>> {
+    let bound: js_sys::Array = params
         .into_iter()
         .map(|p| match p {
-            Param::Text(s) => SqlStorageValue::from(s),
-            Param::Int(n) => SqlStorageValue::from(n),
+            Param::Text(s) => JsValue::from(s),
+            // Counts and times in milliseconds: well inside a JavaScript number's exact integers.
+            Param::Int(n) => JsValue::from(n as f64),
         })
-        .collect()
+        .collect();
+    let json =
+        sql_rows(sql, query, bound).map_err(|e| worker::Error::from(super::fetch::js_detail(e)))?;
+    Ok(serde_json::from_str(&json)?)
+}
+
+/// The one row `query` gives with `params`.
+fn one<T: for<'de> Deserialize<'de>>(sql: &JsValue, query: &str, params: Vec<Param>) -> Result<T> {
+    match rows(sql, query, params)?.into_iter().next() {
+        Some(row) => Ok(row),
+        None => Err(worker::Error::from("the query gave no row")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,20 +156,19 @@ impl Ledger {
         Ok(match op {
             Op::Put { key } => {
                 let record = serde_json::to_string(&key)?;
-                self.sql.exec(
+                rows::<Value>(
+                    &self.sql,
                     "INSERT INTO keys (id, record) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET record = excluded.record",
-                    vec![key.id.clone().into(), record.into()],
+                    vec![Param::Text(key.id.clone()), Param::Text(record)],
                 )?;
                 json!(key)
             }
             Op::Get { id } => json!(self.key(&id)?),
             Op::List { now_ms } => {
-                let rows: Vec<KeyRow> = self
-                    .sql
-                    .exec("SELECT record FROM keys ORDER BY id", None)?
-                    .to_array()?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
+                let records: Vec<KeyRow> =
+                    rows(&self.sql, "SELECT record FROM keys ORDER BY id", Vec::new())?;
+                let mut out = Vec::with_capacity(records.len());
+                for r in records {
                     let key: NamedKey = serde_json::from_str(&r.record)?;
                     let spend = self.spend(&key.id, now_ms)?;
                     out.push(json!({"key": key, "spend": spend}));
@@ -154,10 +180,7 @@ impl Ledger {
                 struct N {
                     n: f64,
                 }
-                let n: N = self
-                    .sql
-                    .exec("SELECT COUNT(*) AS n FROM keys", None)?
-                    .one()?;
+                let n: N = one(&self.sql, "SELECT COUNT(*) AS n FROM keys", Vec::new())?;
                 json!(n.n as u64)
             }
             Op::Lookup {
@@ -185,7 +208,7 @@ impl Ledger {
                 now_ms,
             } => {
                 for event in &events {
-                    self.sql.exec(usage::RECORD, bind(event.params()))?;
+                    rows::<Value>(&self.sql, usage::RECORD, event.params())?;
                 }
                 let mut spends = serde_json::Map::new();
                 for key in spend_of {
@@ -196,28 +219,26 @@ impl Ledger {
             }
             Op::Report { query } => {
                 let (sql, params) = query.sql();
-                let rows: Vec<Value> = self.sql.exec(&sql, bind(params))?.to_array()?;
-                json!({ "rows": rows })
+                let found: Vec<Value> = rows(&self.sql, &sql, params)?;
+                json!({ "rows": found })
             }
         })
     }
 
     fn key(&self, id: &str) -> Result<Option<NamedKey>> {
-        let rows: Vec<KeyRow> = self
-            .sql
-            .exec("SELECT record FROM keys WHERE id = ?", vec![id.into()])?
-            .to_array()?;
-        match rows.first() {
+        let found: Vec<KeyRow> = rows(
+            &self.sql,
+            "SELECT record FROM keys WHERE id = ?",
+            vec![Param::Text(id.to_owned())],
+        )?;
+        match found.first() {
             Some(r) => Ok(Some(serde_json::from_str(&r.record)?)),
             None => Ok(None),
         }
     }
 
     fn spend(&self, key: &str, now_ms: u64) -> Result<Spend> {
-        let row: SpendRow = self
-            .sql
-            .exec(usage::SPEND, bind(usage::spend_params(key, now_ms)))?
-            .one()?;
+        let row: SpendRow = one(&self.sql, usage::SPEND, usage::spend_params(key, now_ms))?;
         Ok(Spend {
             day: crate::time::utc_date(now_ms),
             tokens_today: row.tokens_today as u64,

@@ -1,9 +1,20 @@
 //! Calling one of the Worker's Durable Objects (the pool writer, the ledger): a JSON body to the
-//! one object of a binding, a JSON answer back.
+//! one object of a binding, a JSON answer back, in one call to `js/bindings.js`.
 
+use super::fetch::js_detail;
+use js_sys::{Promise, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{Env, Request};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+#[wasm_bindgen(module = "/src/worker/js/bindings.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = callObject)]
+    fn call_object(namespace: &JsValue, name: &str, body: &str) -> Promise;
+}
 
 /// Posts `body` to the object named `name` of the binding `binding`; `None` when this
 /// deployment has no such binding.
@@ -13,30 +24,26 @@ pub async fn call<T: DeserializeOwned>(
     name: &str,
     body: &impl Serialize,
 ) -> Option<Result<T, String>> {
-    let namespace = env.durable_object(binding).ok()?;
+    let namespace = Reflect::get(env.as_ref(), &JsValue::from_str(binding)).ok()?;
+    if !namespace.is_object() {
+        return None;
+    }
     Some(call_in(&namespace, name, body).await)
 }
 
 async fn call_in<T: DeserializeOwned>(
-    namespace: &worker::ObjectNamespace,
+    namespace: &JsValue,
     name: &str,
     body: &impl Serialize,
 ) -> Result<T, String> {
-    let stub = namespace.get_by_name(name).map_err(|e| e.to_string())?;
     let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let init = worker::RequestInit {
-        method: worker::Method::Post,
-        body: Some(body.into()),
-        ..Default::default()
-    };
-    let req =
-        Request::new_with_init(&format!("https://{name}/"), &init).map_err(|e| e.to_string())?;
-    let mut resp = stub
-        .fetch_with_request(req)
+    let answer = JsFuture::from(call_object(namespace, name, &body))
         .await
-        .map_err(|e| e.to_string())?;
-    if resp.status_code() != 200 {
-        return Err(resp.text().await.unwrap_or_default());
+        .map_err(js_detail)?;
+    let field = |k: &str| Reflect::get(&answer, &JsValue::from_str(k)).unwrap_or_default();
+    let text = field("text").as_string().unwrap_or_default();
+    if field("status").as_f64() != Some(200.0) {
+        return Err(text);
     }
-    resp.json::<T>().await.map_err(|e| e.to_string())
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }

@@ -54,7 +54,7 @@ impl DurableObject for PoolWriter {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let body: Changes = req.json().await?;
+        let body: Changes = serde_json::from_str(&req.text().await?)?;
         let ticket = self.next_ticket.get();
         self.next_ticket.set(ticket + 1);
         // KV calls are not serialized by the object's input gate: take turns explicitly.
