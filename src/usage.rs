@@ -21,13 +21,18 @@ impl Usage {
     /// `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens`.
     /// `None` when it is not such an object.
     pub fn from_openai(usage: &Value) -> Option<Usage> {
-        let n = |p: &str| usage.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+        let n = |path: &[&str]| {
+            path.iter()
+                .try_fold(usage, |v, k| v.get(k))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
         usage.get("prompt_tokens")?;
         Some(Usage {
-            input_tokens: n("/prompt_tokens"),
-            output_tokens: n("/completion_tokens"),
-            cached_tokens: n("/prompt_tokens_details/cached_tokens"),
-            reasoning_tokens: n("/completion_tokens_details/reasoning_tokens"),
+            input_tokens: n(&["prompt_tokens"]),
+            output_tokens: n(&["completion_tokens"]),
+            cached_tokens: n(&["prompt_tokens_details", "cached_tokens"]),
+            reasoning_tokens: n(&["completion_tokens_details", "reasoning_tokens"]),
         })
     }
 

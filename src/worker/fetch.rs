@@ -325,24 +325,22 @@ pub async fn post_form(url: &str, form: &str, ms: u64) -> Result<(u16, String), 
     Ok((ex.status(), body.text()))
 }
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = crypto, js_name = randomUUID)]
+    fn random_uuid() -> Result<String, JsValue>;
+}
+
 /// Cryptographically random bytes from the runtime.
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
-    let crypto: web_sys::Crypto = Reflect::get(&js_sys::global(), &"crypto".into())
-        .and_then(|c| c.dyn_into())
-        .map_err(|_| "no crypto in this runtime".to_owned())?;
-    crypto
-        .get_random_values_with_u8_array(buf)
-        .map(|_| ())
-        .map_err(js_detail)
+    get_random_values(buf).map(|_| ()).map_err(js_detail)
 }
 
 /// A random UUID (v4) from the runtime.
 pub fn request_id() -> String {
-    let crypto: Result<web_sys::Crypto, _> =
-        Reflect::get(&js_sys::global(), &"crypto".into()).and_then(|c| c.dyn_into());
-    crypto
-        .map(|c| c.random_uuid())
-        .unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
+    random_uuid().unwrap_or_else(|_| format!("{:x}", (js_sys::Math::random() * 1e16) as u64))
 }
 
 /// A random id for an answer: `prefix` then 24 letters and digits.

@@ -11,12 +11,11 @@ use crate::api::translate::{idle_message, BROKE_MESSAGE};
 use crate::api::{anthropic, openai};
 use crate::api::{Audience, Dialect};
 use crate::error::{Category, GatewayError};
-use js_sys::Uint8Array;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Headers, ReadableStream, Response, ResponseInit};
+use wasm_bindgen::JsValue;
+use web_sys::{Headers, ReadableStream, Response};
 
 const CORS_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "authorization, content-type, x-api-key, x-qwen-account";
@@ -26,38 +25,42 @@ const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, x-upstream-request-id, 
 extern "C" {
     #[wasm_bindgen(js_name = setHeaders)]
     fn set_headers_js(headers: &Headers, lines: &str);
+    #[wasm_bindgen(js_name = newResponse)]
+    fn new_response_js(status: u16, lines: &str, body: &JsValue) -> Response;
 }
 
-/// Sets `pairs` on `h` in one call to the runtime (each header crossing on its own costs more
-/// than the rest of setting it). A pair with a line break is left out, as the runtime would
-/// refuse it.
-pub fn set_all(h: &Headers, pairs: &[(&str, &str)]) {
+/// `pairs` as the runtime helpers take them (`name\nvalue\n`), a pair with a line break left
+/// out, as the runtime would refuse it.
+fn writable_lines(pairs: &[(&str, &str)]) -> String {
     let writable = pairs
         .iter()
         .copied()
         .filter(|&(k, v)| !fetch::has_line_break(k) && !fetch::has_line_break(v));
-    if let Ok(lines) = fetch::header_lines(writable) {
-        set_headers_js(h, &lines);
+    fetch::header_lines(writable).unwrap_or_default()
+}
+
+/// Sets `pairs` on `h` in one call to the runtime (each header crossing on its own costs more
+/// than the rest of setting it). A pair with a line break is left out.
+pub fn set_all(h: &Headers, pairs: &[(&str, &str)]) {
+    set_headers_js(h, &writable_lines(pairs));
+}
+
+/// The header lines every answer carries (CORS, and the content type unless it is empty), and
+/// `more`.
+fn head(content_type: &str, more: &[(&str, &str)]) -> String {
+    let mut pairs = Vec::with_capacity(3 + more.len());
+    if !content_type.is_empty() {
+        pairs.push(("content-type", content_type));
     }
-}
-
-/// The headers every answer carries, and `more`.
-pub fn headers_with(content_type: &str, more: &[(&str, &str)]) -> Headers {
-    // Headers::new() cannot fail in the runtime; a null stand-in keeps that from panicking.
-    let h = Headers::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into());
-    let mut pairs = vec![
-        ("content-type", content_type),
-        ("access-control-allow-origin", "*"),
-        ("access-control-expose-headers", CORS_EXPOSE),
-    ];
+    pairs.push(("access-control-allow-origin", "*"));
+    pairs.push(("access-control-expose-headers", CORS_EXPOSE));
     pairs.extend_from_slice(more);
-    set_all(&h, &pairs);
-    h
+    writable_lines(&pairs)
 }
 
-/// Headers every answer carries.
-pub fn headers(content_type: &str) -> Headers {
-    headers_with(content_type, &[])
+/// A response, its head and body made in one call to the runtime.
+fn response(status: u16, head: &str, body: &JsValue) -> Response {
+    new_response_js(status, head, body)
 }
 
 /// The request's id and the security headers, on whatever answer a request gets: nothing
@@ -75,35 +78,8 @@ pub fn stamped(resp: Response, request_id: &str) -> Response {
     resp
 }
 
-fn init(status: u16, headers: &Headers) -> ResponseInit {
-    let init = ResponseInit::new();
-    init.set_status(status);
-    init.set_headers(headers);
-    init
-}
-
-/// A response from bytes the runtime holds.
-pub fn bytes(status: u16, headers: &Headers, body: &Uint8Array) -> Response {
-    Response::new_with_opt_buffer_source_and_init(Some(body), &init(status, headers))
-        .unwrap_or_else(|_| last_resort())
-}
-
-/// A response whose body is a stream the runtime pipes to the client.
-pub fn stream(status: u16, headers: &Headers, body: &ReadableStream) -> Response {
-    Response::new_with_opt_readable_stream_and_init(Some(body), &init(status, headers))
-        .unwrap_or_else(|_| last_resort())
-}
-
 fn string(status: u16, content_type: &str, body: &str) -> Response {
-    Response::new_with_opt_str_and_init(Some(body), &init(status, &headers(content_type)))
-        .unwrap_or_else(|_| last_resort())
-}
-
-/// Only if the runtime refuses a response we built (it never should): a plain 500 rather than a
-/// panic that would take every request of the isolate down.
-fn last_resort() -> Response {
-    Response::new_with_opt_str(Some("internal error building the response"))
-        .unwrap_or_else(|_| JsValue::NULL.unchecked_into())
+    response(status, &head(content_type, &[]), &JsValue::from_str(body))
 }
 
 pub fn json(status: u16, value: &serde_json::Value) -> Response {
@@ -133,19 +109,21 @@ pub fn error(e: &GatewayError, dialect: Dialect, audience: Audience) -> Response
     {
         more.push(("www-authenticate", "Bearer"));
     }
-    let h = headers_with("application/json", &more);
-    Response::new_with_opt_str_and_init(Some(&body.to_string()), &init(e.status(), &h))
-        .unwrap_or_else(|_| last_resort())
+    let h = head("application/json", &more);
+    response(e.status(), &h, &JsValue::from_str(&body.to_string()))
 }
 
 /// The answer to a CORS preflight.
 pub fn preflight() -> Response {
-    let h = headers("text/plain");
-    let _ = h.delete("content-type");
-    let _ = h.set("access-control-allow-methods", CORS_METHODS);
-    let _ = h.set("access-control-allow-headers", CORS_HEADERS);
-    let _ = h.set("access-control-max-age", "86400");
-    Response::new_with_opt_str_and_init(None, &init(204, &h)).unwrap_or_else(|_| last_resort())
+    let h = head(
+        "",
+        &[
+            ("access-control-allow-methods", CORS_METHODS),
+            ("access-control-allow-headers", CORS_HEADERS),
+            ("access-control-max-age", "86400"),
+        ],
+    );
+    response(204, &h, &JsValue::NULL)
 }
 
 /// How the model is named in an answer: `(upstream's id, the name the client asked for)`, when
@@ -159,7 +137,7 @@ fn answer_headers(
     exchange: &fetch::Exchange,
     content_type: &str,
     streamed: bool,
-) -> Headers {
+) -> String {
     let mut more = Vec::with_capacity(4);
     if streamed {
         more.push(("cache-control", "no-cache"));
@@ -176,7 +154,7 @@ fn answer_headers(
     if let Some(id) = account {
         more.push(("x-qwen-account", id.as_str()));
     }
-    headers_with(content_type, &more)
+    head(content_type, &more)
 }
 
 /// The events that end a passed-through stream early, in the client's dialect.
@@ -248,15 +226,10 @@ pub fn upstream_answer(
     match answer {
         Answer::Whole { body, .. } => {
             let usage = parse_usage(fetch::usage_in(&body.bytes).as_deref());
-            let resp = match rename {
-                Some((_, asked)) => match renamed(&body.bytes.to_vec(), asked) {
-                    Some(json) => {
-                        Response::new_with_opt_str_and_init(Some(&json), &init(status, &h))
-                            .unwrap_or_else(|_| last_resort())
-                    }
-                    None => bytes(status, &h, &body.bytes),
-                },
-                None => bytes(status, &h, &body.bytes),
+            let json = rename.and_then(|(_, asked)| renamed(&body.bytes.to_vec(), asked));
+            let resp = match json {
+                Some(json) => response(status, &h, &JsValue::from_str(&json)),
+                None => response(status, &h, &body.bytes),
             };
             (resp, usage.map_or(UsageSource::None, UsageSource::Known))
         }
@@ -291,7 +264,7 @@ pub fn upstream_answer(
                 }
             };
             (
-                stream(status, &h, &guarded.stream),
+                response(status, &h, &guarded.stream),
                 UsageSource::Later {
                     ended: guarded.ended,
                     read: Box::new(read),
@@ -308,8 +281,7 @@ pub fn translated_json(
     json: &str,
 ) -> Response {
     let h = answer_headers(account, exchange, "application/json", false);
-    Response::new_with_opt_str_and_init(Some(json), &init(exchange.status(), &h))
-        .unwrap_or_else(|_| last_resort())
+    response(exchange.status(), &h, &JsValue::from_str(json))
 }
 
 /// A translated stream, with upstream's status and ids.
@@ -319,7 +291,7 @@ pub fn translated_stream(
     body: &ReadableStream,
 ) -> Response {
     let h = answer_headers(account, exchange, "text/event-stream; charset=utf-8", true);
-    stream(exchange.status(), &h, body)
+    response(exchange.status(), &h, body)
 }
 
 /// A JSON answer with its top-level `model` set to `asked`; `None` when it is not an object.

@@ -103,6 +103,19 @@ export function setHeaders(headers, lines) {
   return headers;
 }
 
+/**
+ * A response in one call from WebAssembly: `status`, the headers of `lines` (a pair the runtime
+ * refuses is left out) and `body` (bytes, a stream, text or null). If the runtime refuses the
+ * response itself (it never should), a plain 500 rather than an exception.
+ */
+export function newResponse(status, lines, body) {
+  try {
+    return new Response(body, { status, headers: setHeaders(new Headers(), lines) });
+  } catch {
+    return new Response('internal error building the response', { status: 500 });
+  }
+}
+
 /** Calls `f(name, value)` for each `name\nvalue\n` pair of `lines`. */
 function eachHeader(lines, f) {
   const parts = lines.split('\n');
