@@ -27,8 +27,9 @@ extern "C" {
 
 type Shared = Rc<RefCell<Box<dyn StreamTranslate>>>;
 
-/// A translator as the runtime's stream reader sees it. Output is built in one buffer reused
-/// for every chunk.
+/// A translator as the runtime's stream reader sees it. Its output waits in one buffer until
+/// the reader takes it, so that the chunks of one turn of the event loop (upstream ahead of the
+/// client) leave WebAssembly as one array.
 #[wasm_bindgen]
 pub struct StreamPump {
     translator: Shared,
@@ -38,22 +39,40 @@ pub struct StreamPump {
 
 #[wasm_bindgen]
 impl StreamPump {
-    /// The next upstream chunk; the client's bytes back.
-    pub fn push(&mut self, chunk: &[u8]) -> Uint8Array {
-        self.translator.borrow_mut().push(chunk, &mut self.out);
-        self.take()
+    /// The next upstream chunk, its translation added to the waiting output: how many bytes
+    /// wait, or -1 when the translator has all it needs (the output waits for [`take`]).
+    ///
+    /// [`take`]: StreamPump::take
+    pub fn push(&mut self, chunk: &[u8]) -> i32 {
+        let mut t = self.translator.borrow_mut();
+        t.push(chunk, &mut self.out);
+        if t.is_finished() {
+            -1
+        } else {
+            i32::try_from(self.out.len()).unwrap_or(i32::MAX)
+        }
     }
 
+    /// The waiting output, for the client.
+    pub fn take(&mut self) -> Uint8Array {
+        let bytes = Uint8Array::from(self.out.as_slice());
+        self.out.clear();
+        bytes
+    }
+
+    /// Upstream ended: the waiting output and the stream's end.
     pub fn finish(&mut self) -> Uint8Array {
         self.translator.borrow_mut().finish(&mut self.out);
         self.take()
     }
 
+    /// Upstream failed: the waiting output and an error event.
     pub fn broke(&mut self) -> Uint8Array {
         self.translator.borrow_mut().broke(&mut self.out);
         self.take()
     }
 
+    /// Upstream silent too long: the waiting output and an error event.
     pub fn idle(&mut self) -> Uint8Array {
         self.translator
             .borrow_mut()
@@ -61,19 +80,10 @@ impl StreamPump {
         self.take()
     }
 
+    /// A keep-alive (asked for only while no output waits).
     pub fn ping(&mut self) -> Uint8Array {
         self.translator.borrow().ping(&mut self.out);
         self.take()
-    }
-
-    pub fn finished(&self) -> bool {
-        self.translator.borrow().is_finished()
-    }
-
-    fn take(&mut self) -> Uint8Array {
-        let bytes = Uint8Array::from(self.out.as_slice());
-        self.out.clear();
-        bytes
     }
 }
 

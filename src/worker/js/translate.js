@@ -14,7 +14,8 @@
  * is ahead of the client (an event translated in the same millisecond as the last one handed on),
  * what the chunks of that turn of the event loop translate to goes out as one chunk, at the end
  * of the turn (a timer of 0 ms). An event that comes by itself goes out at once; no output waits
- * for a later chunk.
+ * for a later chunk. The output waits in the pump (`pump.push` says how many bytes wait) and
+ * leaves it in one piece (`pump.take()`).
  */
 export function translateStream(body, idleMs, pingMs, pump, abort) {
   const reader = body.getReader();
@@ -25,6 +26,8 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   let timer = null;
   let over = false;
   let ctrl = null;
+  // Bytes of output waiting in the pump (upstream ahead of the client: this turn's batch).
+  let pending = 0;
   let resolveEnded;
   const ended = new Promise((resolve) => { resolveEnded = resolve; });
   // One timer re-arming itself for the nearest of the idle deadline and the next keep-alive, so
@@ -44,9 +47,12 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     if (pingMs > 0) {
       const silent = now - lastOut;
       if (silent >= pingMs) {
-        const bytes = pump.ping();
-        if (bytes.length && ctrl) ctrl.enqueue(bytes);
-        lastOut = now;
+        // Output waiting in the pump goes out at the end of this turn: no keep-alive before it.
+        if (!pending) {
+          const bytes = pump.ping();
+          if (bytes.length && ctrl) ctrl.enqueue(bytes);
+          lastOut = now;
+        }
         wait = Math.min(wait, pingMs);
       } else {
         wait = Math.min(wait, pingMs - silent);
@@ -77,7 +83,6 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     inFlight = true;
     reader.read().then((r) => deliver({ r }), () => deliver(FAILED));
   };
-  const batch = joiner();
   // The end of the turn in which the batch began: one timer per batch, which wakes the pull
   // waiting for upstream's next chunk (that read stays in flight for the next pull).
   let turn = null;
@@ -98,17 +103,18 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     clearTimeout(turn);
     turn = null;
     lastOut = Date.now();
-    controller.enqueue(batch.join());
+    pending = 0;
+    controller.enqueue(pump.take());
   };
   // `upstream`: DONE (it has ended: nothing to cancel), ANSWERED (the translator has all it needs:
   // what is left, the end of the stream, is read to free the connection) or anything else (it
   // failed or went silent: cancelled).
+  // `bytes`: the pump's last output, what waited in it included.
   const end = (controller, bytes, upstream) => {
     over = true;
     clearTimeout(timer);
     clearTimeout(turn);
-    if (bytes && bytes.length) batch.push(bytes);
-    if (batch.length) controller.enqueue(batch.join());
+    if (bytes.length) controller.enqueue(bytes);
     controller.close();
     if (upstream === ANSWERED) readRest(reader, abort);
     else if (upstream !== DONE) {
@@ -130,7 +136,7 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
           if (ready) {
             res = ready;
             ready = null;
-          } else if (batch.length) {
+          } else if (pending) {
             // Upstream is ahead: the next chunk only if it comes in this turn.
             res = await nextChunkThisTurn();
             if (res === END_OF_TURN) {
@@ -154,11 +160,12 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
           if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
           if (idled) return end(controller, pump.idle(), null);
           if (res.r.done) return end(controller, pump.finish(), DONE);
-          const out = pump.push(res.r.value);
-          if (pump.finished()) return end(controller, out, ANSWERED);
-          if (!out.length) continue;
-          batch.push(out);
-          if ((batch.length === 1 && Date.now() !== lastOut) || batch.size >= BATCH_CAP) {
+          const waiting = pump.push(res.r.value);
+          if (waiting < 0) return end(controller, pump.take(), ANSWERED);
+          const first = !pending;
+          pending = waiting;
+          if (!waiting) continue;
+          if ((first && Date.now() !== lastOut) || waiting >= BATCH_CAP) {
             batchOut(controller);
             return;
           }
@@ -208,26 +215,3 @@ async function readRest(reader, abort) {
 
 /** Most bytes of translated output gathered into one chunk. */
 const BATCH_CAP = 64 * 1024;
-
-/** Byte chunks gathered to be handed on as one. */
-function joiner() {
-  const parts = [];
-  let size = 0;
-  return {
-    get length() { return parts.length; },
-    get size() { return size; },
-    push(p) { parts.push(p); size += p.length; },
-    /** The chunks as one; the joiner is empty again. */
-    join() {
-      let out = parts[0];
-      if (parts.length > 1) {
-        out = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) { out.set(p, at); at += p.length; }
-      }
-      parts.length = 0;
-      size = 0;
-      return out;
-    },
-  };
-}
