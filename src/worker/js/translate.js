@@ -77,11 +77,13 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
       ready = res;
     }
   };
+  // A read's result ({done, value}) or FAILED, to whoever waits for it: made once per stream.
+  const failed = () => deliver(FAILED);
   const readAhead = () => {
     last = Date.now();
     reading = true;
     inFlight = true;
-    reader.read().then((r) => deliver({ r }), () => deliver(FAILED));
+    reader.read().then(deliver, failed);
   };
   // The end of the turn in which the batch began: one timer per batch, which wakes the pull
   // waiting for upstream's next chunk (that read stays in flight for the next pull).
@@ -149,7 +151,7 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
             last = Date.now();
             reading = true;
             try {
-              res = { r: await reader.read() };
+              res = await reader.read();
             } catch {
               res = FAILED;
             }
@@ -159,8 +161,8 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
           if (over) return;
           if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
           if (idled) return end(controller, pump.idle(), null);
-          if (res.r.done) return end(controller, pump.finish(), DONE);
-          const waiting = pump.push(res.r.value);
+          if (res.done) return end(controller, pump.finish(), DONE);
+          const waiting = pump.push(res.value);
           if (waiting < 0) return end(controller, pump.take(), ANSWERED);
           const first = !pending;
           pending = waiting;
