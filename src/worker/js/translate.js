@@ -61,52 +61,20 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     timer = setTimeout(check, wait);
   };
   timer = setTimeout(check, pingMs > 0 ? Math.min(idleMs, pingMs) : idleMs);
-  // The read of upstream that may outlive a pull (started while upstream was ahead): its result
-  // goes to the pull waiting for it, or waits in `ready` for the next pull.
-  let inFlight = false;
-  let ready = null;
-  let waiter = null;
-  const deliver = (res) => {
-    reading = false;
-    inFlight = false;
-    if (waiter) {
-      const w = waiter;
-      waiter = null;
-      w(res);
-    } else {
-      ready = res;
-    }
-  };
-  // A read's result ({done, value}) or FAILED, to whoever waits for it: made once per stream.
-  const failed = () => deliver(FAILED);
-  const readAhead = () => {
-    last = Date.now();
-    reading = true;
-    inFlight = true;
-    reader.read().then(deliver, failed);
-  };
-  // The end of the turn in which the batch began: one timer per batch, which wakes the pull
-  // waiting for upstream's next chunk (that read stays in flight for the next pull).
+  // The batch (output waiting in the pump while upstream is ahead) goes out with a chunk that
+  // comes in a later millisecond, or at the end of the turn in which it began (one timer per
+  // batch), while the pull that made it waits on for upstream's next chunk.
   let turn = null;
-  const endTurn = () => {
-    turn = null;
-    if (waiter) {
-      const w = waiter;
-      waiter = null;
-      w(END_OF_TURN);
-    }
-  };
-  const nextChunkThisTurn = () => {
-    if (!inFlight) readAhead();
-    turn ??= setTimeout(endTurn, 0);
-    return new Promise((resolve) => { waiter = resolve; });
-  };
-  const batchOut = (controller) => {
+  const batchOut = () => {
     clearTimeout(turn);
     turn = null;
     lastOut = Date.now();
     pending = 0;
-    controller.enqueue(pump.take());
+    ctrl.enqueue(pump.take());
+  };
+  const endTurn = () => {
+    turn = null;
+    if (pending && !over) batchOut();
   };
   // `upstream`: DONE (it has ended: nothing to cancel), ANSWERED (the translator has all it needs:
   // what is left, the end of the stream, is read to free the connection) or anything else (it
@@ -135,28 +103,14 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
       async pull(controller) {
         for (;;) {
           let res;
-          if (ready) {
-            res = ready;
-            ready = null;
-          } else if (pending) {
-            // Upstream is ahead: the next chunk only if it comes in this turn.
-            res = await nextChunkThisTurn();
-            if (res === END_OF_TURN) {
-              batchOut(controller);
-              return;
-            }
-          } else if (inFlight) {
-            res = await new Promise((resolve) => { waiter = resolve; });
-          } else {
-            last = Date.now();
-            reading = true;
-            try {
-              res = await reader.read();
-            } catch {
-              res = FAILED;
-            }
-            reading = false;
+          last = Date.now();
+          reading = true;
+          try {
+            res = await reader.read();
+          } catch {
+            res = FAILED;
           }
+          reading = false;
           // Cancelled by the client while waiting: the translator is freed.
           if (over) return;
           if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
@@ -168,9 +122,11 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
           pending = waiting;
           if (!waiting) continue;
           if ((first && Date.now() !== lastOut) || waiting >= BATCH_CAP) {
-            batchOut(controller);
+            batchOut();
             return;
           }
+          // Upstream is ahead: the next chunk is read at once.
+          turn ??= setTimeout(endTurn, 0);
         }
       },
       cancel(reason) {
@@ -187,8 +143,8 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   };
 }
 
-const END_OF_TURN = {};
 const FAILED = {};
+const TIMED_OUT = {};
 const DONE = 'done';
 const ANSWERED = 'answered';
 
@@ -199,11 +155,11 @@ const ANSWERED = 'answered';
  */
 async function readRest(reader, abort) {
   let timer;
-  const deadline = new Promise((resolve) => { timer = setTimeout(resolve, 1000, END_OF_TURN); });
+  const deadline = new Promise((resolve) => { timer = setTimeout(resolve, 1000, TIMED_OUT); });
   try {
     for (let n = 0; n < 8; n++) {
       const r = await Promise.race([reader.read(), deadline]);
-      if (r === END_OF_TURN) break;
+      if (r === TIMED_OUT) break;
       if (r.done) return;
     }
   } catch {
