@@ -210,19 +210,16 @@ impl EventReader {
         chunk: &[u8],
         mut on_event: impl FnMut(SseEvent<'_>),
     ) -> Result<(), EventTooLong> {
-        self.buf.extend_from_slice(chunk);
-        let mut start = 0;
-        let mut from = self.scanned.saturating_sub(3);
-        while let Some(end) = find_event_end(&self.buf[start..], from.saturating_sub(start)) {
-            let end = start + end;
-            if let Some(e) = parse_event(&self.buf[start..end]) {
-                on_event(e);
-            }
-            start = end;
-            from = start;
-        }
-        if start > 0 {
-            self.buf.drain(..start);
+        if self.buf.is_empty() {
+            // Nothing waits from earlier chunks: the chunk's whole events are read where they
+            // lie, and only what follows the last of them is kept.
+            let rest = each_event(chunk, 0, &mut on_event);
+            self.buf.extend_from_slice(&chunk[rest..]);
+        } else {
+            self.buf.extend_from_slice(chunk);
+            let from = self.scanned.saturating_sub(3);
+            let rest = each_event(&self.buf, from, &mut on_event);
+            self.buf.drain(..rest);
         }
         self.scanned = self.buf.len();
         if self.buf.len() > self.cap {
@@ -239,6 +236,22 @@ impl EventReader {
         self.buf.clear();
         self.scanned = 0;
     }
+}
+
+/// Calls `on_event` for each whole event of `buf`, looking for boundaries from `from` on (the
+/// bytes before it were looked at already and hold none): the index just past the last one.
+fn each_event(buf: &[u8], from: usize, on_event: &mut impl FnMut(SseEvent<'_>)) -> usize {
+    let mut start = 0;
+    let mut from = from;
+    while let Some(end) = find_event_end(&buf[start..], from.saturating_sub(start)) {
+        let end = start + end;
+        if let Some(e) = parse_event(&buf[start..end]) {
+            on_event(e);
+        }
+        start = end;
+        from = start;
+    }
+    start
 }
 
 /// The name and data of one event's bytes (without its terminating blank line); `None` when it
