@@ -83,7 +83,7 @@ const FLOOR = [
   ['shape-js-pull', 'floor: a JS pull stream, chat, 200 events', '/js-pull', 'prof', ROUTES[0][4]],
   ['shape-js-pull-long', 'floor: a JS pull stream, chat, 3,600 events', '/js-pull', 'prof', ROUTES.find((r) => r[0] === 'chat-stream-long')[4]],
   // Non-streamed, what any gateway that counts tokens does at least: the answer read whole, its
-  // usage parsed, one log line, a new Response (bench/stream-shapes-worker.mjs, /buffered).
+  // usage parsed, a new Response (bench/stream-shapes-worker.mjs, /buffered).
   ['shape-buffered', 'floor: a JS gateway reading the answer whole, non-streamed', '/buffered', 'prof', ROUTES[4][4]],
 ];
 const chosen = opt.route ? opt.route.split(',').map((id) => [...FLOOR, ...ROUTES].find((r) => r[0] === id)).filter(Boolean) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));

@@ -13,9 +13,8 @@ export default {
       // Not a stream: the whole answer read, its usage taken, a new Response made of it (what any
       // gateway that counts the tokens of a non-streamed answer must do at least).
       const text = await up.text();
-      const usage = JSON.parse(text).usage;
-      console.log(`POST /v1/chat/completions ${up.status} ${usage?.total_tokens} tokens`);
-      return new Response(text, { status: up.status, headers: { 'content-type': 'application/json' } });
+      const tokens = JSON.parse(text).usage?.total_tokens ?? 0;
+      return new Response(text, { status: up.status, headers: { 'content-type': 'application/json', 'x-tokens': String(tokens) } });
     } else if (shape === 'tee-and-read') {
       // The client gets one branch as it is; JavaScript reads the other (to watch the stream).
       const [client, watch] = up.body.tee();
