@@ -220,6 +220,7 @@ pub fn upstream_answer(
     };
     let content_type = exchange
         .header("content-type")
+        .filter(|t| !t.is_empty())
         .unwrap_or_else(|| default_type.to_owned());
     let h = answer_headers(account, exchange, &content_type, streamed);
     let status = exchange.status();

@@ -65,6 +65,10 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   // comes in a later millisecond, or at the end of the turn in which it began (one timer per
   // batch), while the pull that made it waits on for upstream's next chunk.
   let turn = null;
+  // A batch handed on by its timer while the pull waits on, and left queued (the client has not
+  // asked for more): the pull then hands on what the next chunk gives and returns, so that a slow
+  // client holds at most that much more.
+  let queuedAhead = false;
   const batchOut = () => {
     clearTimeout(turn);
     turn = null;
@@ -74,7 +78,22 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
   };
   const endTurn = () => {
     turn = null;
-    if (pending && !over) batchOut();
+    if (pending && !over) {
+      batchOut();
+      queuedAhead = ctrl.desiredSize < 0;
+    }
+  };
+  // A throw from the translator (a panic in WebAssembly): the stream fails, its timers stop and
+  // upstream is cancelled; the translator is not called again.
+  const broken = (controller, e) => {
+    if (over) return;
+    over = true;
+    clearTimeout(timer);
+    clearTimeout(turn);
+    reader.cancel().catch(() => {});
+    abort?.abort();
+    resolveEnded();
+    controller.error(e);
   };
   // `upstream`: DONE (it has ended: nothing to cancel), ANSWERED (the translator has all it needs:
   // what is left, the end of the stream, is read to free the connection) or anything else (it
@@ -94,6 +113,37 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     pump.free();
     resolveEnded();
   };
+  // One pull: upstream read and translated until something goes to the client or it ends.
+  const pullFrom = async (controller) => {
+    queuedAhead = false;
+    for (;;) {
+      let res;
+      last = Date.now();
+      reading = true;
+      try {
+        res = await reader.read();
+      } catch {
+        res = FAILED;
+      }
+      reading = false;
+      // Cancelled by the client while waiting: the translator is freed.
+      if (over) return;
+      if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
+      if (idled) return end(controller, pump.idle(), null);
+      if (res.done) return end(controller, pump.finish(), DONE);
+      const waiting = pump.push(res.value);
+      if (waiting < 0) return end(controller, pump.take(), ANSWERED);
+      const first = !pending;
+      pending = waiting;
+      if (!waiting) continue;
+      if (queuedAhead || (first && Date.now() !== lastOut) || waiting >= BATCH_CAP) {
+        batchOut();
+        return;
+      }
+      // Upstream is ahead: the next chunk is read at once.
+      turn ??= setTimeout(endTurn, 0);
+    }
+  };
   return {
     ended,
     stream: new ReadableStream({
@@ -101,32 +151,10 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
         ctrl = controller;
       },
       async pull(controller) {
-        for (;;) {
-          let res;
-          last = Date.now();
-          reading = true;
-          try {
-            res = await reader.read();
-          } catch {
-            res = FAILED;
-          }
-          reading = false;
-          // Cancelled by the client while waiting: the translator is freed.
-          if (over) return;
-          if (res === FAILED) return end(controller, idled ? pump.idle() : pump.broke(), null);
-          if (idled) return end(controller, pump.idle(), null);
-          if (res.done) return end(controller, pump.finish(), DONE);
-          const waiting = pump.push(res.value);
-          if (waiting < 0) return end(controller, pump.take(), ANSWERED);
-          const first = !pending;
-          pending = waiting;
-          if (!waiting) continue;
-          if ((first && Date.now() !== lastOut) || waiting >= BATCH_CAP) {
-            batchOut();
-            return;
-          }
-          // Upstream is ahead: the next chunk is read at once.
-          turn ??= setTimeout(endTurn, 0);
+        try {
+          await pullFrom(controller);
+        } catch (e) {
+          broken(controller, e);
         }
       },
       cancel(reason) {
