@@ -23,16 +23,18 @@ pub fn config(env: &Env) -> Rc<Config> {
         c.get_or_init(|| {
             // Vars and secrets are both plain strings on `env`: read as such, in one call
             // each (the workers-rs accessors check each binding's type on the way).
-            let cfg = Config::from_lookup(|name| {
-                js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name))
-                    .ok()
-                    .and_then(|v| v.as_string())
-            });
+            let cfg = Config::from_lookup(|name| binding(env, name).as_string());
             announce(&cfg);
             Rc::new(cfg)
         })
         .clone()
     })
+}
+
+/// What `env` holds under `name` (a var, a secret or a binding), read in one call; `undefined`
+/// when nothing does.
+pub fn binding(env: &Env, name: &str) -> JsValue {
+    js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(name)).unwrap_or_default()
 }
 
 fn announce(cfg: &Config) {

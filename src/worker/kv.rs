@@ -73,12 +73,13 @@ async fn settled(
 
 impl Kv {
     pub fn from_env(env: &Env) -> Result<Kv, GatewayError> {
-        match Reflect::get(env.as_ref(), &JsValue::from_str(BINDING)) {
-            Ok(ns) if ns.is_object() => Ok(Kv { ns }),
-            _ => Err(GatewayError::Storage {
+        let ns = super::ctx::binding(env, BINDING);
+        if !ns.is_object() {
+            return Err(GatewayError::Storage {
                 message: format!("the KV binding {BINDING} is missing in wrangler.toml"),
-            }),
+            });
         }
+        Ok(Kv { ns })
     }
 
     /// A value that KV drops by itself after `ttl_secs` (at least KV's minimum of 60 s).

@@ -24,7 +24,7 @@ pub async fn call<T: DeserializeOwned>(
     name: &str,
     body: &impl Serialize,
 ) -> Option<Result<T, String>> {
-    let namespace = Reflect::get(env.as_ref(), &JsValue::from_str(binding)).ok()?;
+    let namespace = super::ctx::binding(env, binding);
     if !namespace.is_object() {
         return None;
     }

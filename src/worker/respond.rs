@@ -25,8 +25,9 @@ const CORS_EXPOSE: &str = "x-qwen-account, x-request-id, x-upstream-request-id, 
 extern "C" {
     #[wasm_bindgen(js_name = setHeaders)]
     fn set_headers_js(headers: &Headers, lines: &str);
+    /// A response, its status, header lines and body made in one call to the runtime.
     #[wasm_bindgen(js_name = newResponse)]
-    fn new_response_js(status: u16, lines: &str, body: &JsValue) -> Response;
+    fn response(status: u16, lines: &str, body: &JsValue) -> Response;
 }
 
 /// `pairs` as the runtime helpers take them (`name\nvalue\n`), a pair with a line break left
@@ -56,11 +57,6 @@ fn head(content_type: &str, more: &[(&str, &str)]) -> String {
     pairs.push(("access-control-expose-headers", CORS_EXPOSE));
     pairs.extend_from_slice(more);
     writable_lines(&pairs)
-}
-
-/// A response, its head and body made in one call to the runtime.
-fn response(status: u16, head: &str, body: &JsValue) -> Response {
-    new_response_js(status, head, body)
 }
 
 /// The request's id and the security headers, on whatever answer a request gets: nothing

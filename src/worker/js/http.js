@@ -16,13 +16,11 @@ async function readCapped(body, cap, ms, abort, drain) {
   const chunks = [];
   let size = 0;
   let timer;
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
+  const timeout = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
   try {
     for (;;) {
       const r = await Promise.race([reader.read(), timeout]);
-      if (r === 'timeout') {
+      if (r === TIMED_OUT) {
         out.timedOut = true;
         abort?.abort();
         break;
