@@ -14,31 +14,38 @@ use crate::config::Config;
 use crate::ledger::limits::Spend;
 use crate::ledger::usage::{LogLine, UsageEvent};
 use crate::usage::Usage;
-use futures_channel::oneshot;
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-/// The request is answered with `status`: account it and log it, now or when its stream ends.
+/// The request is answered with `status`: account it and log it, now when its usage is known,
+/// or when its stream ends (under the request's `waitUntil`).
 pub fn close(ctx: &Ctx, status: u16) {
     let mut note = std::mem::take(&mut *ctx.note.borrow_mut());
-    let source = std::mem::take(&mut note.usage);
-    let ctx2 = ctx.clone();
-    ctx.keep_running(async move {
-        let usage = match source {
-            UsageSource::Later { ended, read } => {
-                read(JsFuture::from(ended).await.unwrap_or(JsValue::NULL))
-            }
-            UsageSource::Known(u) => u,
-            UsageSource::None => Usage::default(),
-        };
-        finish(&ctx2, note, status, usage).await;
-    });
+    let usage = match std::mem::take(&mut note.usage) {
+        UsageSource::Later { ended, read } => {
+            let ctx2 = ctx.clone();
+            ctx.keep_running(async move {
+                let usage = read(JsFuture::from(ended).await.unwrap_or(JsValue::NULL));
+                if let Some(write) = finish(&ctx2, note, status, usage) {
+                    write.await;
+                }
+            });
+            return;
+        }
+        UsageSource::Known(u) => u,
+        UsageSource::None => Usage::default(),
+    };
+    if let Some(write) = finish(ctx, note, status, usage) {
+        ctx.keep_running(write);
+    }
 }
 
-async fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) {
+/// Logs the request and queues its usage; returns the ledger write that must be kept running
+/// when this request's event starts a new batch.
+fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) -> Option<Flush> {
     let now = now_ms();
     let key = ctx.caller.usage_name();
     let latency_ms = now.saturating_sub(ctx.started_ms);
@@ -63,7 +70,7 @@ async fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) {
     if ctx.cfg.request_log {
         worker::console_log!("{}", line.to_json());
     }
-    let Some(route) = n.route else { return };
+    let route = n.route?;
     if let Caller::Named(id) = &ctx.caller {
         clients::spent(id.as_str(), usage.tokens(), now);
     }
@@ -79,23 +86,23 @@ async fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) {
         latency_ms,
     };
     let named = matches!(ctx.caller, Caller::Named(_));
-    if let Some(spend) = submit(&ctx.env, event, named).await {
-        if let Caller::Named(id) = &ctx.caller {
-            clients::recorded(id.as_str(), spend);
-        }
-    }
+    queue(&ctx.env, event, named)
 }
 
 /// Usage events wait this long for others of the same isolate, so that the ledger is called
 /// once for all of them (under load, far fewer ledger calls than requests; still one row
-/// written per request). Each request's `waitUntil` lasts until its event is written.
+/// written per request). The request whose event starts a batch keeps the batch's write
+/// running (`waitUntil`); the others only add to it. A request's own `waitUntil`, ended one by
+/// one, costs the runtime more than the rest of its accounting.
 const FLUSH_MS: u64 = 20;
 
-type Waiter = oneshot::Sender<Option<Spend>>;
+/// A batch's write to the ledger, to be kept running by the request that started the batch.
+type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 #[derive(Default)]
 struct Queue {
-    items: Vec<(UsageEvent, bool, Waiter)>,
+    /// Each event, and whether its key's new spend is wanted back (a named client key's).
+    items: Vec<(UsageEvent, bool)>,
     scheduled: bool,
 }
 
@@ -103,25 +110,25 @@ thread_local! {
     static QUEUE: RefCell<Queue> = RefCell::new(Queue::default());
 }
 
-/// Adds `event` to the next write; resolves, once written, to its key's new spend when
-/// `want_spend`.
-async fn submit(env: &worker::Env, event: UsageEvent, want_spend: bool) -> Option<Spend> {
-    let (tx, rx) = oneshot::channel();
+/// Adds `event` to the next write; when it is the first of a batch, returns that write.
+fn queue(env: &worker::Env, event: UsageEvent, want_spend: bool) -> Option<Flush> {
     let first = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
-        q.items.push((event, want_spend, tx));
+        q.items.push((event, want_spend));
         !std::mem::replace(&mut q.scheduled, true)
     });
-    if first {
-        let env = env.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            sleep_ms(FLUSH_MS).await;
-            flush(&env).await;
-        });
+    if !first {
+        return None;
     }
-    rx.await.ok().flatten()
+    let env = env.clone();
+    Some(Box::pin(async move {
+        sleep_ms(FLUSH_MS).await;
+        flush(&env).await;
+    }))
 }
 
+/// Writes the queued events in one ledger call, and takes the new spend of each named key
+/// among them as this isolate's figure.
 async fn flush(env: &worker::Env) {
     let items = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
@@ -129,32 +136,24 @@ async fn flush(env: &worker::Env) {
         std::mem::take(&mut q.items)
     });
     let mut spend_of: Vec<String> = Vec::new();
-    for (e, want, _) in &items {
+    for (e, want) in &items {
         if *want && !spend_of.contains(&e.key) {
             spend_of.push(e.key.clone());
         }
     }
-    let mut events = Vec::with_capacity(items.len());
-    let mut waiters = Vec::with_capacity(items.len());
-    for (e, _, tx) in items {
-        waiters.push((e.key.clone(), tx));
-        events.push(e);
-    }
     let op = Op::Record {
-        events,
+        events: items.into_iter().map(|(e, _)| e).collect(),
         spend_of,
         now_ms: now_ms(),
     };
-    let spends = match ledger::ask::<HashMap<String, Spend>>(env, &op).await {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            worker::console_error!("usage not recorded: {e}");
-            HashMap::new()
+    match ledger::ask::<HashMap<String, Spend>>(env, &op).await {
+        Some(Ok(spends)) => {
+            for (key, spend) in spends {
+                clients::recorded(&key, spend);
+            }
         }
-        None => HashMap::new(),
-    };
-    for (key, tx) in waiters {
-        let _ = tx.send(spends.get(&key).cloned());
+        Some(Err(e)) => worker::console_error!("usage not recorded: {e}"),
+        None => {}
     }
 }
 
