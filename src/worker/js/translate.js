@@ -8,7 +8,8 @@
  * `pump.finish()` when upstream ends, `pump.broke()` when it fails, `pump.idle()` after `idleMs`
  * of upstream silence (then upstream is cancelled), `pump.ping()` whenever the client has had
  * nothing for `pingMs` (0: never). The stream ends as soon as the translator says it is over.
- * Returns {stream, ended}: `ended` resolves when the stream is over, however it ended.
+ * Returns {stream, ended}: `ended` resolves when the stream is over, however it ended (and what
+ * was left of upstream after a complete answer has been read).
  *
  * A chunk made in JavaScript costs the runtime far more than the translation, so when upstream
  * is ahead of the client (an event translated in the same millisecond as the last one handed on),
@@ -105,12 +106,17 @@ export function translateStream(body, idleMs, pingMs, pump, abort) {
     clearTimeout(turn);
     if (bytes.length) controller.enqueue(bytes);
     controller.close();
-    if (upstream === ANSWERED) readRest(reader, abort);
-    else if (upstream !== DONE) {
+    pump.free();
+    if (upstream === ANSWERED) {
+      // The request lasts until the connection is free (the runtime drops a connection whose
+      // answer is still being read when the request ends): `ended` waits for the rest.
+      readRest(reader, abort).then(resolveEnded);
+      return;
+    }
+    if (upstream !== DONE) {
       reader.cancel().catch(() => {});
       abort?.abort();
     }
-    pump.free();
     resolveEnded();
   };
   // One pull: upstream read and translated until something goes to the client or it ends.
