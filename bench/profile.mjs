@@ -82,9 +82,16 @@ const FLOOR = [
   // (the floor of any stream a Worker makes itself, as a translator must).
   ['shape-js-pull', 'floor: a JS pull stream, chat, 200 events', '/js-pull', 'prof', ROUTES[0][4]],
   ['shape-js-pull-long', 'floor: a JS pull stream, chat, 3,600 events', '/js-pull', 'prof', ROUTES.find((r) => r[0] === 'chat-stream-long')[4]],
+  // What our Worker does with a stream it passes through, in JavaScript: the first event read
+  // (to decide on failover), one branch piped natively, the other read for the usage and the
+  // idle deadline (bench/stream-shapes-worker.mjs, /peek-tee-pipe-watch).
+  ['shape-peek-tee-pipe-watch', 'the same stream handling in JavaScript, chat, 200 events', '/peek-tee-pipe-watch', 'prof', ROUTES[0][4]],
   // Non-streamed, what any gateway that counts tokens does at least: the answer read whole, its
   // usage parsed, a new Response (bench/stream-shapes-worker.mjs, /buffered).
   ['shape-buffered', 'floor: a JS gateway reading the answer whole, non-streamed', '/buffered', 'prof', ROUTES[4][4]],
+  // What our Worker does for a non-streamed chat request, written in plain JavaScript
+  // (bench/same-work-worker.mjs): the cost of the work itself, without WebAssembly.
+  ['same-work', 'the same work in JavaScript, chat, non-streamed', '/v1/chat/completions', 'prof', ROUTES[4][4]],
 ];
 const chosen = opt.route ? opt.route.split(',').map((id) => [...FLOOR, ...ROUTES].find((r) => r[0] === id)).filter(Boolean) : [...FLOOR, ...ROUTES].filter((r) => !r[0].endsWith('-long'));
 
@@ -251,6 +258,14 @@ const shapes = new Miniflare({
   bindings: { UPSTREAM: mock.url }, host: '127.0.0.1', port: 0, inspectorPort: shapesPort,
 });
 const shapesUrl = (await shapes.ready).toString().replace(/\/$/, '');
+const samePort = await freePort();
+const same = new Miniflare({
+  rootPath: ROOT, scriptPath: 'bench/same-work-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
+  bindings: { UPSTREAM: mock.url }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
+  host: '127.0.0.1', port: 0, inspectorPort: samePort,
+  handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+});
+const sameUrl = (await same.ready).toString().replace(/\/$/, '');
 const kv = await mf.getKVNamespace('QWEN_TOKEN_CACHE');
 const acct = await ctl.account('prof');
 const ds = await ctl.account('prof-ds', { kind: 'dashscope' });
@@ -267,17 +282,19 @@ const send = async (base, route, account, body) => {
 const insp = await inspector(inspectorPort);
 const floorInsp = await inspector(floorPort);
 const shapesInsp = await inspector(shapesPort);
+const sameInsp = await inspector(samePort);
 console.log(`V8 CPU profiles of each Worker's isolate, ${N} requests per route, one client, sampling every ${opt['interval-us']} µs`);
 console.log('µs per request the isolate spent in WebAssembly, in the bundle\'s JavaScript (the bindings and our runtime helpers), in the runtime\'s built-ins and in the garbage collector');
 console.log(`${'route'.padEnd(46)} ${'total'.padStart(7)} ${'wasm'.padStart(6)} ${'js'.padStart(6)} ${'runtime'.padStart(7)} ${'gc'.padStart(6)} ${'samples'.padStart(8)}`);
 const tops = [];
 try {
-  for (const i of [insp, floorInsp, shapesInsp]) {
+  for (const i of [insp, floorInsp, shapesInsp, sameInsp]) {
     await i.send('Profiler.enable');
     await i.send('Profiler.setSamplingInterval', { interval: Number(opt['interval-us']) });
   }
   for (const [id, name, route, account, body] of chosen) {
-    const [base, target] = id.startsWith('floor') ? [floorUrl, floorInsp] : id.startsWith('shape') ? [shapesUrl, shapesInsp] : [url, insp];
+    const [base, target] = id.startsWith('floor') ? [floorUrl, floorInsp] : id.startsWith('shape') ? [shapesUrl, shapesInsp]
+      : id === 'same-work' ? [sameUrl, sameInsp] : [url, insp];
     const text = JSON.stringify(body);
     for (let i = 0; i < Math.min(30, N, Number(opt.warmup ?? 30)); i++) await send(base, route, account, text);
     await target.send('Profiler.start');
@@ -330,8 +347,10 @@ try {
   insp.close();
   floorInsp.close();
   shapesInsp.close();
+  sameInsp.close();
   await floor.dispose();
   await shapes.dispose();
+  await same.dispose();
   await mf.dispose();
   await mock.close();
   rmSync(persist, { recursive: true, force: true });

@@ -1,0 +1,134 @@
+// What the gateway does for one non-streamed chat request, written in plain JavaScript, for
+// bench/profile.mjs: the cost of the work itself on this runtime, without WebAssembly or Rust
+// futures. Not a gateway (one account, its token in the request's `x-upstream-auth`, no
+// failover, no error handling beyond a 4xx/5xx): each step stands for one of ours.
+//
+// A client key checked in constant time; the client's body read with a cap and a deadline,
+// parsed and its model checked; the upstream request with the OAuth account kind's headers
+// (the profile's account), a first-byte deadline that aborts it; the answer read whole with a
+// cap and a deadline; its usage read; the answer with the CORS, security and id headers; one
+// JSON log line; the usage event queued and written in batches every 20 ms to a SQLite Durable
+// Object (the same upsert), the batch's write kept running by the request that started it.
+const CAP = 16 * 1024 * 1024;
+const KEYS = ['sk-profile'];
+const FLUSH_MS = 20;
+const RECORD = `INSERT INTO usage (key, day, account, model, model_sent, route, requests, errors,
+    input_tokens, output_tokens, cached_tokens, reasoning_tokens, latency_ms_total)
+  VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (key, day, account, model, model_sent, route) DO UPDATE SET
+    requests = requests + 1, errors = errors + excluded.errors,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cached_tokens = cached_tokens + excluded.cached_tokens,
+    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+    latency_ms_total = latency_ms_total + excluded.latency_ms_total`;
+
+const TIMED_OUT = {};
+let queue = [];
+let scheduled = false;
+
+function sameKey(a, b) {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i % (a.length || 1)) ^ b.charCodeAt(i % (b.length || 1)));
+  return diff === 0;
+}
+
+async function readWhole(message, ms, abort) {
+  const length = Number(message.headers.get('content-length'));
+  if (!(length > 0 && length <= CAP)) throw new Error('no length');
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(resolve, ms, TIMED_OUT); });
+  try {
+    const r = await Promise.race([message.arrayBuffer(), timeout]);
+    if (r === TIMED_OUT) { abort?.abort(); throw new Error('timed out'); }
+    return new Uint8Array(r);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function upstreamHeaders(token) {
+  const ua = 'QwenCode/0.0.14 (linux; x64)';
+  return {
+    'content-type': 'application/json', accept: 'application/json', 'user-agent': ua,
+    'x-dashscope-useragent': ua, 'x-dashscope-cachecontrol': 'enable', 'x-dashscope-authtype': 'qwen-oauth',
+    'x-stainless-lang': 'js', 'x-stainless-package-version': '5.11.0', 'x-stainless-os': 'Linux',
+    'x-stainless-arch': 'x64', 'x-stainless-runtime': 'node', 'x-stainless-runtime-version': 'v22.17.0',
+    'x-stainless-retry-count': '0', authorization: token,
+  };
+}
+
+function flushLater(env) {
+  return new Promise((resolve) => setTimeout(resolve, FLUSH_MS)).then(async () => {
+    const events = queue;
+    queue = [];
+    scheduled = false;
+    const stub = env.LEDGER.get(env.LEDGER.idFromName('ledger'));
+    await (await stub.fetch('http://ledger/record', { method: 'POST', body: JSON.stringify(events) })).text();
+  });
+}
+
+export class Ledger {
+  constructor(state) {
+    this.sql = state.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS usage (key TEXT, day TEXT, account TEXT, model TEXT,
+      model_sent TEXT, route TEXT, requests INTEGER, errors INTEGER, input_tokens INTEGER,
+      output_tokens INTEGER, cached_tokens INTEGER, reasoning_tokens INTEGER, latency_ms_total INTEGER,
+      PRIMARY KEY (key, day, account, model, model_sent, route))`);
+  }
+
+  async fetch(req) {
+    for (const e of JSON.parse(await req.text())) {
+      this.sql.exec(RECORD, e.key, e.day, e.account, e.model, e.model_sent, e.route, e.error ? 1 : 0,
+        e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, e.latency_ms);
+    }
+    return new Response('{}');
+  }
+}
+
+export default {
+  async fetch(req, env, ctx) {
+    const started = Date.now();
+    const id = crypto.randomUUID();
+    const auth = req.headers.get('authorization') ?? '';
+    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (!KEYS.some((k) => sameKey(k, given))) return new Response('{"error":"unauthorized"}', { status: 401 });
+    const body = JSON.parse(new TextDecoder().decode(await readWhole(req, 30_000)));
+    if (typeof body.model !== 'string' || !Array.isArray(body.messages)) return new Response('{"error":"bad request"}', { status: 400 });
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 60_000);
+    let up;
+    try {
+      up = await fetch(`${env.UPSTREAM}/v1/chat/completions`, {
+        method: 'POST', headers: upstreamHeaders(req.headers.get('x-upstream-auth')), body: JSON.stringify(body), signal: abort.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const bytes = await readWhole(up, 120_000, abort);
+    const text = new TextDecoder().decode(bytes);
+    const usage = JSON.parse(text).usage ?? {};
+    const res = new Response(bytes, {
+      status: up.status,
+      headers: {
+        'content-type': 'application/json', 'access-control-allow-origin': '*',
+        'access-control-expose-headers': 'x-qwen-account, x-request-id, x-upstream-request-id, retry-after',
+        'x-upstream-request-id': up.headers.get('x-request-id') ?? '', 'x-qwen-account': 'prof',
+        'x-request-id': id, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY',
+      },
+    });
+    const latency = Date.now() - started;
+    const event = {
+      key: 'env-0', day: new Date(started).toISOString().slice(0, 10), account: 'prof', model: body.model, model_sent: body.model,
+      route: 'chat', error: up.status >= 400, input_tokens: usage.prompt_tokens ?? 0, output_tokens: usage.completion_tokens ?? 0,
+      cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0, reasoning_tokens: 0, latency_ms: latency,
+    };
+    console.log(JSON.stringify({ type: 'request', request_id: id, ...event, status: up.status, upstream_status: up.status, attempts: 1 }));
+    queue.push(event);
+    if (!scheduled) {
+      scheduled = true;
+      ctx.waitUntil(flushLater(env));
+    }
+    return res;
+  },
+};
