@@ -99,11 +99,16 @@ const FLUSH_MS: u64 = 20;
 /// A batch's write to the ledger, to be kept running by the request that started the batch.
 type Flush = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
+/// A batch whose write has not started this long after it was scheduled was lost with the
+/// request that kept it running (its `waitUntil` cut short): the next event starts a new one.
+const LOST_MS: u64 = 1_000;
+
 #[derive(Default)]
 struct Queue {
     /// Each event, and whether its key's new spend is wanted back (a named client key's).
     items: Vec<(UsageEvent, bool)>,
-    scheduled: bool,
+    /// When the pending batch's write was scheduled (none pending: `None`).
+    scheduled_ms: Option<u64>,
 }
 
 thread_local! {
@@ -112,10 +117,17 @@ thread_local! {
 
 /// Adds `event` to the next write; when it is the first of a batch, returns that write.
 fn queue(env: &worker::Env, event: UsageEvent, want_spend: bool) -> Option<Flush> {
+    let now = now_ms();
     let first = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
         q.items.push((event, want_spend));
-        !std::mem::replace(&mut q.scheduled, true)
+        let pending = q
+            .scheduled_ms
+            .is_some_and(|at| now < at.saturating_add(LOST_MS));
+        if !pending {
+            q.scheduled_ms = Some(now);
+        }
+        !pending
     });
     if !first {
         return None;
@@ -132,9 +144,13 @@ fn queue(env: &worker::Env, event: UsageEvent, want_spend: bool) -> Option<Flush
 async fn flush(env: &worker::Env) {
     let items = QUEUE.with(|q| {
         let mut q = q.borrow_mut();
-        q.scheduled = false;
+        q.scheduled_ms = None;
         std::mem::take(&mut q.items)
     });
+    // A write thought lost that came after all: an earlier one took its events.
+    if items.is_empty() {
+        return;
+    }
     let mut spend_of: Vec<String> = Vec::new();
     for (e, want) in &items {
         if *want && !spend_of.contains(&e.key) {
