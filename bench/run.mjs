@@ -351,6 +351,30 @@ try {
       await noLedger.dispose();
     }
   }
+  // The same work in plain JavaScript (bench/same-work-worker.mjs: what this Worker does for a
+  // non-streamed chat request, without WebAssembly), beside the JS proxy and this Worker, at 8
+  // clients, mock service time 0: how much of the cost is the work and how much ours.
+  {
+    const before = workerdPids();
+    const same = new Miniflare({
+      rootPath: ROOT, scriptPath: 'bench/same-work-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
+      bindings: { UPSTREAM: mock.url, CLIENT_KEY: KEY }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
+      host: '127.0.0.1', port: 0, handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+    });
+    const url = `${(await same.ready).toString().replace(/\/$/, '')}/v1/chat/completions`;
+    const pids = workerdPids().filter((p) => !before.includes(p));
+    if (PIN) for (const pid of pids) pin(pid, `1-${CPUS - 1}`);
+    try {
+      const n = QUICK ? 60 : 1000;
+      await load(url, { body: BODY, headers: proxyHeaders }, 4, QUICK ? 20 : 200);
+      const sameWork = await load(url, { body: BODY, headers: proxyHeaders }, 8, n, pids);
+      const jsProxy = await load(viaProxy, { body: BODY, headers: proxyHeaders }, 8, n, proxy.pids);
+      const ours = await load(through, { body: BODY }, 8, n, worker.pids);
+      results.same_work = { same_work_js: sameWork, js_proxy: jsProxy, worker: ours };
+    } finally {
+      await same.dispose();
+    }
+  }
   // 64 streamed clients at once: every answer complete, and the rate against the JS proxy's.
   const wide = QUICK ? 128 : 1280;
   const w64 = await load(through, { body: STREAM_BODY }, 64, wide, worker.pids).catch((e) => ({ error: String(e) }));
@@ -476,6 +500,8 @@ console.log('\nclient keys, non-streamed, 8 clients: workerd CPU ms per request,
 for (const k of results.keys) console.log(`  ${k.name.padEnd(48)} ${String(r2(k.workerd_cpu_ms_per_request)).padStart(6)}  ${r2(k.latency.p50)}  ${k.rps}`);
 const acc = results.accounting;
 console.log(`\nusage accounting, non-streamed, 8 clients: workerd CPU ms per request without the ledger ${r2(acc.without_ledger.workerd_cpu_ms_per_request)}, with it ${r2(acc.with_ledger.workerd_cpu_ms_per_request)}; p50 ${r2(acc.without_ledger.latency.p50)} / ${r2(acc.with_ledger.latency.p50)} ms`);
+const sw = results.same_work;
+console.log(`the same work in plain JavaScript, non-streamed, 8 clients: workerd CPU ms per request ${r2(sw.same_work_js.workerd_cpu_ms_per_request)} (JS proxy ${r2(sw.js_proxy.workerd_cpu_ms_per_request)}, this Worker ${r2(sw.worker.workerd_cpu_ms_per_request)}); req/s ${sw.same_work_js.rps} (${sw.js_proxy.rps}, ${sw.worker.rps})`);
 const c64 = results.concurrency64;
 console.log(`\n64 streamed clients: worker ${c64.worker.error ?? `${c64.worker.rps} req/s, p50 ${r2(c64.worker.latency.p50)} ms`}; JS proxy ${c64.js_proxy.error ?? `${c64.js_proxy.rps} req/s`}`);
 if (results.micro) {

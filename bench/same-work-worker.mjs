@@ -10,7 +10,6 @@
 // JSON log line; the usage event queued and written in batches every 20 ms to a SQLite Durable
 // Object (the same upsert), the batch's write kept running by the request that started it.
 const CAP = 16 * 1024 * 1024;
-const KEYS = ['sk-profile'];
 const FLUSH_MS = 20;
 const RECORD = `INSERT INTO usage (key, day, account, model, model_sent, route, requests, errors,
     input_tokens, output_tokens, cached_tokens, reasoning_tokens, latency_ms_total)
@@ -92,7 +91,7 @@ export default {
     const id = crypto.randomUUID();
     const auth = req.headers.get('authorization') ?? '';
     const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!KEYS.some((k) => sameKey(k, given))) return new Response('{"error":"unauthorized"}', { status: 401 });
+    if (![env.CLIENT_KEY ?? 'sk-profile'].some((k) => sameKey(k, given))) return new Response('{"error":"unauthorized"}', { status: 401 });
     const body = JSON.parse(new TextDecoder().decode(await readWhole(req, 30_000)));
     if (typeof body.model !== 'string' || !Array.isArray(body.messages)) return new Response('{"error":"bad request"}', { status: 400 });
     const abort = new AbortController();
