@@ -1,6 +1,7 @@
 //! Request bodies from clients: read in the runtime up to a cap (a larger body is a 413 before
 //! anything past the cap is kept), within a deadline, and refused when multipart.
 
+use super::client_headers::ClientHeaders;
 use super::fetch::read_whole;
 use crate::error::GatewayError;
 use web_sys::Request;
@@ -11,9 +12,12 @@ const CLIENT_BODY_MS: u64 = 60_000;
 /// The body, at most `cap` bytes. Past the cap the rest is drained (never kept) before the 413,
 /// so that clients get the answer instead of a reset connection. Bodies are read as JSON
 /// whatever their type says (`curl -d` sends a form type), except multipart uploads.
-pub async fn read(req: &Request, cap: usize) -> Result<Vec<u8>, GatewayError> {
-    let headers = req.headers();
-    if let Ok(Some(ct)) = headers.get("content-type") {
+pub async fn read(
+    req: &Request,
+    heads: &ClientHeaders,
+    cap: usize,
+) -> Result<Vec<u8>, GatewayError> {
+    if let Some(ct) = &heads.content_type {
         if ct
             .trim_start()
             .to_ascii_lowercase()
@@ -22,10 +26,9 @@ pub async fn read(req: &Request, cap: usize) -> Result<Vec<u8>, GatewayError> {
             return Err(GatewayError::UnsupportedMediaType);
         }
     }
-    let declared = headers
-        .get("content-length")
-        .ok()
-        .flatten()
+    let declared = heads
+        .content_length
+        .as_deref()
         .and_then(|l| l.trim().parse::<u64>().ok());
     // A declared size over the cap needs no reading at all: drain it and answer.
     let keep = if declared.is_some_and(|n| n > cap as u64) {

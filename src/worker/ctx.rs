@@ -1,6 +1,7 @@
 //! What a handler gets: the settings, who is calling, the KV namespace, and a way to keep work
 //! running after the answer is sent (`waitUntil`). Cheap to clone into such work.
 
+use super::client_headers::ClientHeaders;
 use super::kv::Kv;
 use super::note::Note;
 use crate::api::keys::Caller;
@@ -58,8 +59,9 @@ pub struct Ctx {
     pub env: Env,
     pub cfg: Rc<Config>,
     pub caller: Caller,
-    /// The calling client's own User-Agent (forwarded to Coding Plan accounts, and only there).
-    pub user_agent: Option<String>,
+    /// The client's headers the Worker reads (its User-Agent is forwarded to Coding Plan
+    /// accounts, and only there).
+    pub heads: Rc<ClientHeaders>,
     /// This request's id (`x-request-id` on its answer, and in its log line).
     pub request_id: Rc<str>,
     pub started_ms: u64,
@@ -74,7 +76,7 @@ pub struct Ctx {
 /// Who and what a request is, known before its handler runs.
 pub struct Arrival {
     pub caller: Caller,
-    pub user_agent: Option<String>,
+    pub heads: Rc<ClientHeaders>,
     pub request_id: Rc<str>,
     pub started_ms: u64,
     pub route_name: &'static str,
@@ -86,7 +88,7 @@ impl Ctx {
             env,
             cfg,
             caller: arrival.caller,
-            user_agent: arrival.user_agent,
+            heads: arrival.heads,
             request_id: arrival.request_id,
             started_ms: arrival.started_ms,
             route_name: arrival.route_name,

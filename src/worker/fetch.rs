@@ -4,7 +4,7 @@
 
 use crate::qwen::sse::{FirstEvent, StreamStart};
 use futures_util::future::{select, Either};
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Uint8Array;
 use std::time::Duration;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,7 +21,21 @@ extern "C" {
         bearer: Option<String>,
         body: Option<Box<[u8]>>,
         ms: f64,
+        read_headers: &str,
     ) -> js_sys::Promise;
+
+    /// What `sendRequest` resolves to (its fields read by name, no key crossing).
+    type Sent;
+    #[wasm_bindgen(method, getter)]
+    fn response(this: &Sent) -> Option<web_sys::Response>;
+    #[wasm_bindgen(method, getter)]
+    fn abort(this: &Sent) -> AbortController;
+    #[wasm_bindgen(method, getter)]
+    fn head(this: &Sent) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn failure(this: &Sent) -> Option<String>;
+    #[wasm_bindgen(method, getter)]
+    fn error(this: &Sent) -> Option<String>;
 
     #[wasm_bindgen(js_name = readWhole)]
     fn read_whole_js(
@@ -31,6 +45,34 @@ extern "C" {
         abort: Option<AbortController>,
         drain: bool,
     ) -> js_sys::Promise;
+
+    /// What `readWhole` resolves to.
+    type Read;
+    #[wasm_bindgen(method, getter)]
+    fn bytes(this: &Read) -> Uint8Array;
+    #[wasm_bindgen(method, getter)]
+    fn truncated(this: &Read) -> bool;
+    #[wasm_bindgen(method, getter, js_name = timedOut)]
+    fn timed_out(this: &Read) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn error(this: &Read) -> Option<String>;
+
+    #[wasm_bindgen(js_name = headerValues)]
+    fn header_values_js(message: &JsValue, names: &str) -> String;
+}
+
+/// The values of the headers `names` (joined by line breaks) of `message`, a runtime `Request`
+/// or `Response`, read in one call: one per name, `None` when absent.
+pub fn header_values(message: &JsValue, names: &str) -> Vec<Option<String>> {
+    values_of(&header_values_js(message, names))
+}
+
+/// The values as `headerValues` gives them: a line per name, `+value` or `-`.
+fn values_of(lines: &str) -> Vec<Option<String>> {
+    lines
+        .split('\n')
+        .map(|l| l.strip_prefix('+').map(str::to_owned))
+        .collect()
 }
 
 #[wasm_bindgen(module = "/src/worker/js/streams.js")]
@@ -45,7 +87,7 @@ extern "C" {
         find: Option<Uint8Array>,
         replacement: Option<Uint8Array>,
         drop_usage: bool,
-    ) -> js_sys::Object;
+    ) -> Relayed;
 
     #[wasm_bindgen(js_name = passStream)]
     fn pass_stream_js(
@@ -54,10 +96,28 @@ extern "C" {
         idle_bytes: &Uint8Array,
         fail_bytes: &Uint8Array,
         abort: &AbortController,
-    ) -> js_sys::Object;
+    ) -> Relayed;
 
     #[wasm_bindgen(js_name = usageIn)]
     fn usage_in_js(bytes: &Uint8Array) -> Option<String>;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// What the runtime helpers that make a client's stream return: the stream, and a promise
+    /// that resolves when it is over (fields read by name, no key crossing).
+    pub type Relayed;
+    #[wasm_bindgen(method, getter)]
+    pub fn stream(this: &Relayed) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    pub fn ended(this: &Relayed) -> js_sys::Promise;
+
+    /// What a stream reader's `read()` resolves to.
+    type ReadResult;
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &ReadResult) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn value(this: &ReadResult) -> JsValue;
 }
 
 /// The text of the last `usage` object in a JSON answer or a stream's tail, found in the
@@ -92,10 +152,9 @@ pub fn guard_stream(
     if swap.is_none() && !drop_usage {
         // Nothing to change in the bytes: the runtime pipes them, JavaScript only watches.
         let r = pass_stream_js(body, idle_ms as f64, &idle, &fail, abort);
-        let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
         return Guarded {
-            stream: get("stream").unchecked_into(),
-            ended: get("ended").unchecked_into(),
+            stream: r.stream(),
+            ended: r.ended(),
         };
     }
     let (find, replacement) = match swap {
@@ -115,10 +174,9 @@ pub fn guard_stream(
         replacement,
         drop_usage,
     );
-    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
     Guarded {
-        stream: get("stream").unchecked_into(),
-        ended: get("ended").unchecked_into(),
+        stream: r.stream(),
+        ended: r.ended(),
     }
 }
 
@@ -158,15 +216,28 @@ pub fn js_detail(e: JsValue) -> String {
 pub struct Exchange {
     pub response: web_sys::Response,
     pub abort: AbortController,
+    status: u16,
+    /// The values of [`ANSWER_HEADERS`], read with the head.
+    headers: Vec<Option<String>>,
 }
+
+/// The response headers the Worker reads of an upstream answer, read in the same call as its
+/// head (one line each, as `headerValues` takes them).
+const ANSWER_HEADERS: &str =
+    "content-type\nx-dashscope-request-id\nx-request-id\nrequest-id\nretry-after";
 
 impl Exchange {
     pub fn status(&self) -> u16 {
-        self.response.status()
+        self.status
     }
 
+    /// The value of the response header `name` (read with the head when it is one of
+    /// [`ANSWER_HEADERS`], from the runtime otherwise).
     pub fn header(&self, name: &str) -> Option<String> {
-        self.response.headers().get(name).ok().flatten()
+        match ANSWER_HEADERS.split('\n').position(|n| n == name) {
+            Some(i) => self.headers.get(i).cloned().flatten(),
+            None => self.response.headers().get(name).ok().flatten(),
+        }
     }
 }
 
@@ -206,32 +277,32 @@ async fn send(
     if bearer.is_some_and(has_line_break) {
         return Err(BAD_TOKEN.to_owned());
     }
-    let r = JsFuture::from(send_request_js(
+    let sent: Sent = JsFuture::from(send_request_js(
         method,
         url,
         &lines,
         bearer.map(str::to_owned),
         body.map(|b| b.as_bytes().into()),
         timeout_ms as f64,
+        ANSWER_HEADERS,
     ))
     .await
-    .map_err(js_detail)?;
-    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
-    if get("badToken").is_truthy() {
-        return Err(BAD_TOKEN.to_owned());
-    }
-    if get("timedOut").is_truthy() {
-        return Err(format!("no answer within {} s", timeout_ms.div_ceil(1000)));
-    }
-    let response = get("response");
-    if response.is_undefined() {
-        return Err(get("error")
-            .as_string()
-            .unwrap_or_else(|| "network error".into()));
-    }
+    .map_err(js_detail)?
+    .unchecked_into();
+    let Some(response) = sent.response() else {
+        return Err(match sent.failure().as_deref() {
+            Some("badToken") => BAD_TOKEN.to_owned(),
+            Some("timedOut") => format!("no answer within {} s", timeout_ms.div_ceil(1000)),
+            _ => sent.error().unwrap_or_else(|| "network error".into()),
+        });
+    };
+    let head = sent.head();
+    let (status, values) = head.split_once('\n').unwrap_or((&head, ""));
     Ok(Exchange {
-        response: response.unchecked_into(),
-        abort: get("abort").unchecked_into(),
+        response,
+        abort: sent.abort(),
+        status: status.parse().unwrap_or(0),
+        headers: values_of(values),
     })
 }
 
@@ -291,20 +362,22 @@ pub async fn read_whole(
     drain: bool,
 ) -> Result<Capped, String> {
     let promise = read_whole_js(message, cap as f64, ms.max(1) as f64, abort, drain);
-    let r = JsFuture::from(promise).await.map_err(js_detail)?;
-    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(JsValue::UNDEFINED);
-    if get("timedOut").as_bool() == Some(true) {
+    let read: Read = JsFuture::from(promise)
+        .await
+        .map_err(js_detail)?
+        .unchecked_into();
+    if read.timed_out() {
         return Err(format!(
             "the body did not arrive within {} s",
             ms.div_ceil(1000)
         ));
     }
-    if let Some(e) = get("error").as_string() {
+    if let Some(e) = read.error() {
         return Err(format!("the body could not be read: {e}"));
     }
     Ok(Capped {
-        bytes: get("bytes").unchecked_into(),
-        truncated: get("truncated").as_bool() == Some(true),
+        bytes: read.bytes(),
+        truncated: read.truncated(),
     })
 }
 
@@ -386,15 +459,14 @@ pub async fn read_stream_head(ex: &Exchange, timeout_ms: u64) -> Result<StreamHe
     let mut first = FirstEvent::default();
     let read_head = async {
         loop {
-            let r = JsFuture::from(reader.read()).await.map_err(js_detail)?;
-            let done = Reflect::get(&r, &"done".into())
-                .ok()
-                .and_then(|d| d.as_bool())
-                .unwrap_or(true);
-            if done {
+            let r: ReadResult = JsFuture::from(reader.read())
+                .await
+                .map_err(js_detail)?
+                .unchecked_into();
+            if r.done() {
                 return Ok::<_, String>(None);
             }
-            let value = Reflect::get(&r, &"value".into()).map_err(js_detail)?;
+            let value = r.value();
             let Some(bytes) = value.dyn_ref::<Uint8Array>() else {
                 continue;
             };

@@ -24,11 +24,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 #[wasm_bindgen(module = "/src/worker/js/bindings.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = sqlRows)]
-    fn sql_rows(
-        sql: &JsValue,
-        query: &str,
-        params: js_sys::Array,
-    ) -> std::result::Result<String, JsValue>;
+    fn sql_rows(sql: &JsValue, query: &str, params: &str) -> std::result::Result<String, JsValue>;
 }
 
 pub const BINDING: &str = "LEDGER";
@@ -118,16 +114,17 @@ fn rows<T: for<'de> Deserialize<'de>>(
     query: &str,
     params: Vec<Param>,
 ) -> Result<Vec<T>> {
-    let bound: js_sys::Array = params
+    // Counts and times in milliseconds: well inside a JavaScript number's exact integers.
+    let bound: Vec<serde_json::Value> = params
         .into_iter()
         .map(|p| match p {
-            Param::Text(s) => JsValue::from(s),
-            // Counts and times in milliseconds: well inside a JavaScript number's exact integers.
-            Param::Int(n) => JsValue::from(n as f64),
+            Param::Text(s) => serde_json::Value::from(s),
+            Param::Int(n) => serde_json::Value::from(n),
         })
         .collect();
-    let json =
-        sql_rows(sql, query, bound).map_err(|e| worker::Error::from(super::fetch::js_detail(e)))?;
+    let bound = serde_json::to_string(&bound)?;
+    let json = sql_rows(sql, query, &bound)
+        .map_err(|e| worker::Error::from(super::fetch::js_detail(e)))?;
     Ok(serde_json::from_str(&json)?)
 }
 

@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 mod body;
 mod cache;
+mod client_headers;
 mod clients;
 mod ctx;
 mod failover;
@@ -55,6 +56,7 @@ async fn fetch(
         accounting::log_refused(&cfg, &request_id, path, resp.status(), started_ms);
         resp
     };
+    let heads = Rc::new(client_headers::ClientHeaders::read(&req));
     let found = routes::find(&method, path);
     // Who may learn that a route exists is decided before the method is looked at; unknown
     // admin paths say nothing to anyone without the admin key.
@@ -68,7 +70,7 @@ async fn fetch(
         }
         Match::NotFound => (Access::Open, Dialect::OpenAI),
     };
-    let caller = match authenticate(&req, &cfg, &env, access).await {
+    let caller = match authenticate(&heads, &cfg, &env, access).await {
         Ok(c) => c,
         Err(e) => return Ok(early(&e, dialect, Audience::Public)),
     };
@@ -87,7 +89,7 @@ async fn fetch(
     };
     let arrival = ctx::Arrival {
         caller,
-        user_agent: req.headers().get("user-agent").ok().flatten(),
+        heads,
         request_id: request_id.clone(),
         started_ms,
         route_name: route.path,
@@ -118,15 +120,15 @@ fn path_of(url: &str) -> &str {
 }
 
 async fn authenticate(
-    req: &web_sys::Request,
+    heads: &client_headers::ClientHeaders,
     cfg: &crate::config::Config,
     env: &Env,
     access: Access,
 ) -> Result<Caller, GatewayError> {
     match access {
         Access::Open => Ok(Caller::Public),
-        Access::Api => auth::api_caller(req, cfg, env).await,
-        Access::Admin => auth::admin_caller(req, cfg),
+        Access::Api => auth::api_caller(heads, cfg, env).await,
+        Access::Admin => auth::admin_caller(heads, cfg),
     }
 }
 

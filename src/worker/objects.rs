@@ -2,11 +2,11 @@
 //! one object of a binding, a JSON answer back, in one call to `js/bindings.js`.
 
 use super::fetch::js_detail;
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
@@ -14,6 +14,13 @@ use worker::Env;
 extern "C" {
     #[wasm_bindgen(js_name = callObject)]
     fn call_object(namespace: &JsValue, name: &str, body: &str) -> Promise;
+
+    /// What `callObject` resolves to: the object's status and the text of its answer.
+    type Answered;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Answered) -> u16;
+    #[wasm_bindgen(method, getter)]
+    fn text(this: &Answered) -> String;
 }
 
 /// Posts `body` to the object named `name` of the binding `binding`; `None` when this
@@ -37,12 +44,12 @@ async fn call_in<T: DeserializeOwned>(
     body: &impl Serialize,
 ) -> Result<T, String> {
     let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let answer = JsFuture::from(call_object(namespace, name, &body))
+    let answer: Answered = JsFuture::from(call_object(namespace, name, &body))
         .await
-        .map_err(js_detail)?;
-    let field = |k: &str| Reflect::get(&answer, &JsValue::from_str(k)).unwrap_or_default();
-    let text = field("text").as_string().unwrap_or_default();
-    if field("status").as_f64() != Some(200.0) {
+        .map_err(js_detail)?
+        .unchecked_into();
+    let text = answer.text();
+    if answer.status() != 200 {
         return Err(text);
     }
     serde_json::from_str(&text).map_err(|e| e.to_string())

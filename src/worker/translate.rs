@@ -3,14 +3,14 @@
 //! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
 //! runtime (`js/translate.js`); only the bytes to translate enter WebAssembly.
 
+use super::fetch::Relayed;
 use super::note::UsageSource;
 use crate::api::translate::StreamTranslate;
 use crate::usage::Usage;
-use js_sys::{Promise, Reflect, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsCast;
 use web_sys::{AbortController, ReadableStream};
 
 #[wasm_bindgen(module = "/src/worker/js/translate.js")]
@@ -22,7 +22,7 @@ extern "C" {
         ping_ms: f64,
         pump: StreamPump,
         abort: &AbortController,
-    ) -> js_sys::Object;
+    ) -> Relayed;
 }
 
 type Shared = Rc<RefCell<Box<dyn StreamTranslate>>>;
@@ -129,10 +129,9 @@ pub fn translate(
         idle_secs: idle_ms.div_ceil(1000),
     };
     let r = translate_stream_js(body, idle_ms as f64, ping_ms as f64, pump, abort);
-    let get = |k: &str| Reflect::get(&r, &k.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
     Translated {
-        stream: get("stream").unchecked_into(),
-        ended: get("ended").unchecked_into(),
+        stream: r.stream(),
+        ended: r.ended(),
         translator: shared,
     }
 }

@@ -169,7 +169,7 @@ async fn send(
     else {
         return Err(Failure::unavailable("this account does not serve this endpoint").into());
     };
-    let headers = headers(creds.kind(), call.stream(), ctx.user_agent.as_deref());
+    let headers = headers(creds.kind(), call.stream(), ctx.heads.user_agent.as_deref());
     let secret = bearer(creds);
     // A streamed answer must start within the short wait; a non-streamed one may take as long
     // as the request may (upstream sends its head when the whole answer is ready).

@@ -165,7 +165,7 @@ pub async fn get(ctx: &Ctx, id: &AccountId) -> Result<Response, GatewayError> {
 }
 
 pub async fn put(ctx: &Ctx, req: &Request, id: &AccountId) -> Result<Response, GatewayError> {
-    let bytes = body::read(req, ADMIN_BODY_CAP).await?;
+    let bytes = body::read(req, &ctx.heads, ADMIN_BODY_CAP).await?;
     let text = String::from_utf8(bytes).map_err(|_| {
         GatewayError::invalid("Account credentials rejected: the body is not UTF-8.", None)
     })?;

@@ -15,7 +15,7 @@ pub async fn completions(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<(Response, UsageSource), GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let mut call = ChatRequest::parse(&bytes, &ctx.cfg.default_model)?;
     drop(bytes);
     call.resolve_alias(&ctx.cfg.aliases);
@@ -24,7 +24,7 @@ pub async fn completions(
     if matches!(ctx.caller, Caller::Named(_)) {
         call.needs_usage();
     }
-    let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
+    let (shown, answer) = call_upstream(ctx, None, &call).await?;
     let models = (call.model.as_str(), call.upstream_model.as_str());
     Ok(passed_through(
         ctx,

@@ -16,11 +16,11 @@ use crate::worker::note::UsageSource;
 use web_sys::{Request, Response};
 
 pub async fn text(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let request = CompletionRequest::parse(&bytes, &ctx.cfg.default_model)?;
     drop(bytes);
     let call = CompletionsCall::new(request, &ctx.cfg.aliases);
-    let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
+    let (shown, answer) = call_upstream(ctx, None, &call).await?;
     let asked = call.request.model.as_str();
     if answer.endpoint() == Endpoint::Completions {
         let models = (asked, call.upstream_model.as_str());
@@ -45,10 +45,10 @@ pub async fn text(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), G
 }
 
 pub async fn embeddings(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let call = EmbeddingsCall::new(EmbeddingsRequest::parse(&bytes)?, &ctx.cfg.aliases);
     drop(bytes);
-    let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
+    let (shown, answer) = call_upstream(ctx, None, &call).await?;
     let models = (call.request.model.as_str(), call.upstream_model.as_str());
     Ok(passed_through(
         ctx,

@@ -58,7 +58,7 @@ fn key_id(segment: &str) -> Result<&str, GatewayError> {
 
 /// `POST /admin/keys`: a new key, shown this once.
 pub async fn create(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
-    let bytes = body::read(req, ADMIN_BODY_CAP).await?;
+    let bytes = body::read(req, &ctx.heads, ADMIN_BODY_CAP).await?;
     let now = now_ms();
     let settings = KeySettings::parse(&bytes, true, now)?;
     for _ in 0..3 {
@@ -130,7 +130,7 @@ pub async fn get(ctx: &Ctx, segment: &str) -> Result<Response, GatewayError> {
 /// this one at once.
 pub async fn update(ctx: &Ctx, req: &Request, segment: &str) -> Result<Response, GatewayError> {
     let id = key_id(segment)?;
-    let bytes = body::read(req, ADMIN_BODY_CAP).await?;
+    let bytes = body::read(req, &ctx.heads, ADMIN_BODY_CAP).await?;
     let now = now_ms();
     let settings = KeySettings::parse(&bytes, false, now)?;
     let (mut key, spend) = look_up(ctx, id, now).await?;

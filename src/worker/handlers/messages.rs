@@ -18,10 +18,10 @@ use crate::worker::{body, respond};
 use web_sys::{Request, Response};
 
 pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let call = MessagesCall::new(request::parse(&bytes)?, &ctx.cfg.aliases);
     drop(bytes);
-    let (shown, answer) = call_upstream(ctx, req, None, &call).await?;
+    let (shown, answer) = call_upstream(ctx, None, &call).await?;
     let asked = call.request.model.as_str();
     if answer.endpoint() == Endpoint::AnthropicMessages {
         let models = (asked, call.upstream_model.as_str());
@@ -48,8 +48,8 @@ pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource),
 }
 
 /// Answered here, never upstream: an estimate (see `api::anthropic::count_tokens`).
-pub async fn count(req: &Request) -> Result<Response, GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+pub async fn count(ctx: &Ctx, req: &Request) -> Result<Response, GatewayError> {
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let tokens = count_tokens::count(&bytes)?;
     Ok(respond::json(
         200,

@@ -48,7 +48,7 @@ pub async fn serve(
         GetModel => Box::pin(models::get(ctx, param())),
         ChatCompletions => Box::pin(model_route(ctx, "chat", chat::completions(ctx, req))),
         Messages => Box::pin(model_route(ctx, "messages", messages::create(ctx, req))),
-        CountTokens => Box::pin(messages::count(req)),
+        CountTokens => Box::pin(messages::count(ctx, req)),
         Responses => Box::pin(model_route(ctx, "responses", responses::create(ctx, req))),
         Completions => Box::pin(model_route(ctx, "completions", completions::text(ctx, req))),
         Embeddings => Box::pin(model_route(
@@ -100,7 +100,6 @@ fn account_id(segment: &str) -> Result<AccountId, GatewayError> {
 /// answered is returned for callers allowed to know it (key holders; a public API names none).
 async fn call_upstream(
     ctx: &Ctx,
-    req: &Request,
     session: Option<String>,
     call: &dyn UpstreamCall,
 ) -> Result<(Option<AccountId>, Answer), GatewayError> {
@@ -119,8 +118,8 @@ async fn call_upstream(
         )
         .await?;
     }
-    let pinned = auth::pinned_account(req, &ctx.caller)?;
-    let session = auth::session_id(req).or(session);
+    let pinned = auth::pinned_account(&ctx.heads, &ctx.caller)?;
+    let session = auth::session_id(&ctx.heads).or(session);
     let deadlines = Deadlines::new(
         now_ms(),
         ctx.cfg.request_timeout_ms,

@@ -13,11 +13,11 @@ use crate::worker::note::UsageSource;
 use web_sys::{Request, Response};
 
 pub async fn create(ctx: &Ctx, req: &Request) -> Result<(Response, UsageSource), GatewayError> {
-    let bytes = body::read(req, MAX_BODY_BYTES).await?;
+    let bytes = body::read(req, &ctx.heads, MAX_BODY_BYTES).await?;
     let call = ResponsesCall::new(responses::parse(&bytes)?, &ctx.cfg.aliases);
     drop(bytes);
     let session = call.request.prompt_cache_key.clone();
-    let (shown, answer) = call_upstream(ctx, req, session, &call).await?;
+    let (shown, answer) = call_upstream(ctx, session, &call).await?;
     let context = call.request.context(&answer_id("resp_"), now_ms() / 1000);
     translated(
         ctx,

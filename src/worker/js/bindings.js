@@ -30,7 +30,10 @@ export async function callObject(ns, name, body) {
   return { status: r.status, text: await r.text() };
 }
 
-/** Runs `query` with `params` on a Durable Object's SQLite storage: its rows as a JSON array. */
+/**
+ * Runs `query` with `params` (a JSON array of strings and numbers) on a Durable Object's SQLite
+ * storage: its rows as a JSON array.
+ */
 export function sqlRows(sql, query, params) {
-  return JSON.stringify(sql.exec(query, ...params).toArray());
+  return JSON.stringify(sql.exec(query, ...JSON.parse(params)).toArray());
 }

@@ -114,6 +114,24 @@ export function newResponse(status, lines, body) {
   }
 }
 
+/**
+ * The values of the headers of `message` (a runtime `Request` or `Response`) named in `names`
+ * (one name per line), in one call: a line per name, `+value`, or `-` when it has none.
+ */
+export function headerValues(message, names) {
+  return valuesOf(message.headers, names);
+}
+
+function valuesOf(headers, names) {
+  const list = names.split('\n');
+  let out = '';
+  for (let i = 0; i < list.length; i++) {
+    const v = headers.get(list[i]);
+    out += (i ? '\n' : '') + (v === null ? '-' : `+${v}`);
+  }
+  return out;
+}
+
 /** Calls `f(name, value)` for each `name\nvalue\n` pair of `lines`. */
 function eachHeader(lines, f) {
   const parts = lines.split('\n');
@@ -125,21 +143,23 @@ function eachHeader(lines, f) {
  * `name\nvalue\n` pairs (the caller has made sure that no name or value holds a line break),
  * `bearer` (or null) goes into `authorization`, `body` (bytes, or null) is sent as it is (the
  * runtime copies it at once). Waits for the response head at most `ms`, then aborts the request.
- * Resolves {response, abort}, {badToken: true} (the bearer cannot be a header value),
- * {timedOut: true} or {error}; never rejects.
+ * Resolves {response, abort, head} (`head`: the status, then the values of the response
+ * headers named in `readHeaders` as `headerValues` gives them), or {failure} with `failure`
+ * `badToken` (the bearer cannot be a header value), `timedOut` or `error` (and {error}, what
+ * the runtime said); never rejects.
  */
-export async function sendRequest(method, url, headerLines, bearer, body, ms) {
+export async function sendRequest(method, url, headerLines, bearer, body, ms, readHeaders) {
   const headers = new Headers();
   try {
     eachHeader(headerLines, (name, value) => headers.set(name, value));
   } catch (e) {
-    return { error: String(e?.message ?? e) };
+    return { failure: 'error', error: String(e?.message ?? e) };
   }
   if (bearer !== null && bearer !== undefined) {
     try {
       headers.set('authorization', `Bearer ${bearer}`);
     } catch {
-      return { badToken: true };
+      return { failure: 'badToken' };
     }
   }
   const abort = new AbortController();
@@ -150,9 +170,11 @@ export async function sendRequest(method, url, headerLines, bearer, body, ms) {
   }, ms);
   try {
     const response = await fetch(url, { method, headers, body: body ?? undefined, signal: abort.signal });
-    return { response, abort };
+    return { response, abort, head: `${response.status}\n${valuesOf(response.headers, readHeaders)}` };
   } catch (e) {
-    return timedOut ? { timedOut: true } : { error: e?.message ? String(e.message) : typeof e === 'string' ? e : 'network error' };
+    return timedOut
+      ? { failure: 'timedOut' }
+      : { failure: 'error', error: e?.message ? String(e.message) : typeof e === 'string' ? e : 'network error' };
   } finally {
     clearTimeout(timer);
   }
