@@ -32,6 +32,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
+import { ledgerSql } from './ledger-sql.mjs';
 import { startMock } from '../tests/mock/upstream.mjs';
 import { MockControl, qwenCodeCreds, workerOptions, freePort, ROOT, COMPATIBILITY_DATE } from '../tests/harness.mjs';
 
@@ -261,7 +262,7 @@ const shapesUrl = (await shapes.ready).toString().replace(/\/$/, '');
 const samePort = await freePort();
 const same = new Miniflare({
   rootPath: ROOT, scriptPath: 'bench/same-work-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
-  bindings: { UPSTREAM: mock.url }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
+  bindings: { UPSTREAM: mock.url, ...ledgerSql(ROOT) }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
   host: '127.0.0.1', port: 0, inspectorPort: samePort,
   handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
 });

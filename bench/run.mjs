@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
+import { ledgerSql } from './ledger-sql.mjs';
 import { ROOT, MockControl, qwenCodeCreds, workerOptions, COMPATIBILITY_DATE } from '../tests/harness.mjs';
 import { workerdPids, workerdCpuMs, mainThreadCpuMs } from './proc.mjs';
 
@@ -358,7 +359,7 @@ try {
     const before = workerdPids();
     const same = new Miniflare({
       rootPath: ROOT, scriptPath: 'bench/same-work-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
-      bindings: { UPSTREAM: mock.url, CLIENT_KEY: KEY }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
+      bindings: { UPSTREAM: mock.url, CLIENT_KEY: KEY, ...ledgerSql(ROOT) }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
       host: '127.0.0.1', port: 0, handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
     });
     const url = `${(await same.ready).toString().replace(/\/$/, '')}/v1/chat/completions`;
