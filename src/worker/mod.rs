@@ -20,6 +20,7 @@ mod pool_state;
 mod pool_writer;
 mod refresh;
 mod respond;
+mod streams;
 mod translate;
 mod upstream;
 

@@ -5,6 +5,7 @@
 
 use super::fetch;
 use super::note::{parse_usage, UsageSource};
+use super::streams;
 use super::upstream::Answer;
 use crate::accounts::id::AccountId;
 use crate::api::translate::{idle_message, BROKE_MESSAGE};
@@ -222,7 +223,7 @@ pub fn upstream_answer(
     let status = exchange.status();
     match answer {
         Answer::Whole { body, .. } => {
-            let usage = parse_usage(fetch::usage_in(&body.bytes).as_deref());
+            let usage = parse_usage(streams::usage_in(&body.bytes).as_deref());
             let json = rename.and_then(|(_, asked)| renamed(&body.bytes.to_vec(), asked));
             let resp = match json {
                 Some(json) => response(status, &h, &JsValue::from_str(&json)),
@@ -243,7 +244,7 @@ pub fn upstream_answer(
                     format!("\"model\":{}", serde_json::Value::from(asked)),
                 )
             });
-            let guarded = fetch::guard_stream(
+            let guarded = streams::guard_stream(
                 body,
                 idle_ms,
                 &events.idle,
@@ -261,9 +262,9 @@ pub fn upstream_answer(
                 }
             };
             (
-                response(status, &h, &guarded.stream),
+                response(status, &h, &guarded.stream()),
                 UsageSource::Later {
-                    ended: guarded.ended,
+                    ended: guarded.ended(),
                     read: Box::new(read),
                 },
             )

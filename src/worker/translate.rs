@@ -3,8 +3,8 @@
 //! goes to the client. The reading, the idle deadline and the keep-alive timer are in the
 //! runtime (`js/translate.js`); only the bytes to translate enter WebAssembly.
 
-use super::fetch::Relayed;
 use super::note::UsageSource;
+use super::streams::Relayed;
 use crate::api::translate::StreamTranslate;
 use crate::usage::Usage;
 use js_sys::{Promise, Uint8Array};

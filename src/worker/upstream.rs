@@ -3,8 +3,9 @@
 //! error that ends it (the client's own mistake, as upstream saw it).
 
 use super::ctx::Ctx;
-use super::fetch::{self, now_ms, Capped, Exchange, StreamHead};
+use super::fetch::{self, now_ms, Capped, Exchange};
 use super::refresh::usable_credentials;
+use super::streams::{self, StreamHead};
 use crate::accounts::credentials::Credentials;
 use crate::accounts::id::AccountId;
 use crate::api::UpstreamCall;
@@ -224,7 +225,7 @@ async fn send(
         }));
     }
     let first_event_ms = head_ms.saturating_sub(now_ms() - started).max(1);
-    let head = fetch::read_stream_head(&ex, first_event_ms)
+    let head = streams::read_stream_head(&ex, first_event_ms)
         .await
         .map_err(Failure::unavailable)?;
     match head {
