@@ -5,7 +5,7 @@
 use super::fetch::js_detail;
 use crate::error::GatewayError;
 use crate::kv_layout::{KvAccess, StoreError, BINDING};
-use js_sys::{Array, Promise, Reflect};
+use js_sys::Promise;
 use std::cell::Cell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -47,6 +47,14 @@ extern "C" {
     fn kv_delete(ns: &JsValue, key: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = kvList)]
     fn kv_list(ns: &JsValue, prefix: &str, cursor: Option<String>) -> Promise;
+
+    /// What `kvList` resolves to: one page of key names, and the cursor of the next (none on
+    /// the last page).
+    type Page;
+    #[wasm_bindgen(method, getter)]
+    fn names(this: &Page) -> Vec<String>;
+    #[wasm_bindgen(method, getter)]
+    fn cursor(this: &Page) -> Option<String>;
 }
 
 /// The namespace of accounts and pool state.
@@ -121,16 +129,11 @@ impl KvAccess for Kv {
         let mut cursor: Option<String> = None;
         loop {
             count(|c| c.lists += 1);
-            let page =
-                settled(Ok(kv_list(&self.ns, prefix, cursor.take())), "list", prefix).await?;
-            let names: Array = Reflect::get(&page, &"names".into())
-                .map_err(|e| failed("list", prefix, js_detail(e)))?
+            let page: Page = settled(Ok(kv_list(&self.ns, prefix, cursor.take())), "list", prefix)
+                .await?
                 .unchecked_into();
-            keys.extend(names.iter().filter_map(|n| n.as_string()));
-            match Reflect::get(&page, &"cursor".into())
-                .ok()
-                .and_then(|c| c.as_string())
-            {
+            keys.extend(page.names());
+            match page.cursor() {
                 Some(c) => cursor = Some(c),
                 None => return Ok(keys),
             }

@@ -8,7 +8,7 @@
 //! `nosniff`, no referrer, no framing. The page is never cached; hashed files are cached for good.
 
 use crate::error::GatewayError;
-use crate::worker::ctx::Ctx;
+use crate::worker::ctx::{self, Ctx};
 use crate::worker::respond;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -79,10 +79,10 @@ async fn serve(
     path: &str,
     cache: &str,
 ) -> Result<Option<Response>, GatewayError> {
-    let binding = js_sys::Reflect::get(&ctx.env, &JsValue::from_str(BINDING))
-        .ok()
-        .filter(|b| b.is_object())
-        .ok_or_else(|| not_built("no ASSETS binding"))?;
+    let binding = ctx::binding(&ctx.env, BINDING);
+    if !binding.is_object() {
+        return Err(not_built("no ASSETS binding"));
+    }
     let assets: AssetFetcher = binding.unchecked_into();
     let init = RequestInit::new();
     // HEAD stays HEAD; everything else that reaches here is GET.
