@@ -68,9 +68,16 @@ export class Ledger {
 
   async fetch(req) {
     const events = JSON.parse(await req.text());
+    // One upsert per row the batch adds to, its events summed (as the ledger does).
+    const rows = new Map();
     for (const e of events) {
-      this.sql.exec(this.record, e.key, e.day, e.account, e.model, e.model_sent, e.route, e.error ? 1 : 0,
-        e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, e.latency_ms);
+      const id = [e.key, e.day, e.account, e.model, e.model_sent, e.route].join('\n');
+      const r = rows.get(id) ?? rows.set(id, { e, n: [0, 0, 0, 0, 0, 0, 0] }).get(id);
+      const add = [1, e.error ? 1 : 0, e.input_tokens, e.output_tokens, e.cached_tokens, e.reasoning_tokens, e.latency_ms];
+      for (let i = 0; i < 7; i++) r.n[i] += add[i];
+    }
+    for (const { e, n } of rows.values()) {
+      this.sql.exec(this.record, e.key, e.day, e.account, e.model, e.model_sent, e.route, ...n);
     }
     // An empty batch asks how many requests are recorded (a check of this stand-in).
     if (!events.length) return new Response(JSON.stringify({ requests: this.sql.exec('SELECT SUM(requests) AS n FROM usage').one().n }));

@@ -73,13 +73,14 @@ impl LogLine<'_> {
     }
 }
 
-/// Adds one event to its row (an upsert: one row written).
+/// Adds a batch's requests of one row to it (an upsert: one row written, however many requests
+/// of the batch it holds).
 pub const RECORD: &str =
     "INSERT INTO usage (key, day, account, model, model_sent, route, requests, errors,
         input_tokens, output_tokens, cached_tokens, reasoning_tokens, latency_ms_total)
-    VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (key, day, account, model, model_sent, route) DO UPDATE SET
-        requests = requests + 1, errors = errors + excluded.errors,
+        requests = requests + excluded.requests, errors = errors + excluded.errors,
         input_tokens = input_tokens + excluded.input_tokens,
         output_tokens = output_tokens + excluded.output_tokens,
         cached_tokens = cached_tokens + excluded.cached_tokens,
@@ -97,25 +98,76 @@ fn int(n: u64) -> Param {
     Param::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-impl UsageEvent {
-    /// The values of [`RECORD`], in order.
-    pub fn params(&self) -> Vec<Param> {
-        let u = &self.usage;
-        vec![
-            Param::Text(self.key.clone()),
-            Param::Text(utc_date(self.at_ms)),
-            Param::Text(self.account.clone()),
-            Param::Text(self.model.clone()),
-            Param::Text(self.model_sent.clone()),
-            Param::Text(self.route.clone()),
-            int(u64::from(self.error)),
-            int(u.input_tokens),
-            int(u.output_tokens),
-            int(u.cached_tokens),
-            int(u.reasoning_tokens),
-            int(self.latency_ms),
-        ]
+/// What a batch adds to one row of the usage table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowSum {
+    /// The row's key columns: key, day, account, model, model sent, route.
+    row: [String; 6],
+    requests: u64,
+    errors: u64,
+    usage: Usage,
+    latency_ms: u64,
+}
+
+/// The values of [`RECORD`] for a batch of events, one upsert per row: the events of a row
+/// (same key, UTC day, account, models and route) summed, rows in the order they first appear.
+/// A busy isolate's batch is mostly one key's requests to one model, so it writes one row
+/// instead of one per request.
+pub fn record_params(events: &[UsageEvent]) -> Vec<Vec<Param>> {
+    let mut sums: Vec<RowSum> = Vec::new();
+    for e in events {
+        let day = utc_date(e.at_ms);
+        let found = sums.iter().position(|s| {
+            let [key, d, account, model, sent, route] = &s.row;
+            *key == e.key
+                && *d == day
+                && *account == e.account
+                && *model == e.model
+                && *sent == e.model_sent
+                && *route == e.route
+        });
+        let at = found.unwrap_or_else(|| {
+            sums.push(RowSum {
+                row: [
+                    e.key.clone(),
+                    day,
+                    e.account.clone(),
+                    e.model.clone(),
+                    e.model_sent.clone(),
+                    e.route.clone(),
+                ],
+                requests: 0,
+                errors: 0,
+                usage: Usage::default(),
+                latency_ms: 0,
+            });
+            sums.len() - 1
+        });
+        let sum = &mut sums[at];
+        sum.requests += 1;
+        sum.errors += u64::from(e.error);
+        let (u, add) = (&mut sum.usage, &e.usage);
+        u.input_tokens = u.input_tokens.saturating_add(add.input_tokens);
+        u.output_tokens = u.output_tokens.saturating_add(add.output_tokens);
+        u.cached_tokens = u.cached_tokens.saturating_add(add.cached_tokens);
+        u.reasoning_tokens = u.reasoning_tokens.saturating_add(add.reasoning_tokens);
+        sum.latency_ms = sum.latency_ms.saturating_add(e.latency_ms);
     }
+    sums.into_iter()
+        .map(|s| {
+            let mut p: Vec<Param> = s.row.into_iter().map(Param::Text).collect();
+            p.extend([
+                int(s.requests),
+                int(s.errors),
+                int(s.usage.input_tokens),
+                int(s.usage.output_tokens),
+                int(s.usage.cached_tokens),
+                int(s.usage.reasoning_tokens),
+                int(s.latency_ms),
+            ]);
+            p
+        })
+        .collect()
 }
 
 /// A key's spend: tokens and requests of the day, tokens of the month.
@@ -337,29 +389,71 @@ mod tests {
         assert!(v.get("account").is_none() && v.get("upstream_status").is_none());
     }
 
-    #[test]
-    fn an_event_binds_its_day_and_sums() {
-        let e = UsageEvent {
-            key: "k".into(),
-            at_ms: NOW,
+    fn event(key: &str, at_ms: u64, model: &str, error: bool, tokens: u64) -> UsageEvent {
+        UsageEvent {
+            key: key.into(),
+            at_ms,
             account: "a1".into(),
-            model: "claude-opus-5-5".into(),
+            model: model.into(),
             model_sent: "qwen3-coder-plus".into(),
             route: "messages".into(),
-            error: false,
+            error,
             usage: Usage {
-                input_tokens: 10,
+                input_tokens: tokens,
                 output_tokens: 5,
                 cached_tokens: 4,
                 reasoning_tokens: 1,
             },
             latency_ms: 120,
-        };
-        let p = e.params();
+        }
+    }
+
+    #[test]
+    fn an_event_binds_its_day_and_sums() {
+        let p = record_params(&[event("k", NOW, "claude-opus-5-5", false, 10)]);
+        assert_eq!(p.len(), 1);
+        let p = &p[0];
         assert_eq!(p.len(), RECORD.matches('?').count());
         assert_eq!(p[1], Param::Text("2026-11-26".into()));
-        assert_eq!(p[6], Param::Int(0));
+        assert_eq!(p[3], Param::Text("claude-opus-5-5".into()));
+        assert_eq!(&p[6..], &[1, 0, 10, 5, 4, 1, 120].map(Param::Int)[..]);
         assert_eq!(spend_params("k", NOW)[3], Param::Text("2026-11-01".into()));
         assert_eq!(spend_params("k", NOW).len(), SPEND.matches('?').count());
     }
+
+    #[test]
+    fn a_batch_writes_one_row_per_row_it_adds_to() {
+        let next_day = NOW + DAY_MS;
+        let batch = [
+            event("k", NOW, "m1", false, 10),
+            event("k", NOW + 1, "m2", false, 7),
+            event("k", NOW + 2, "m1", true, 20),
+            event("other", NOW, "m1", false, 1),
+            event("k", next_day, "m1", false, 3),
+            event("k", NOW + 3, "m1", false, 30),
+        ];
+        let rows = record_params(&batch);
+        let key_of = |p: &Vec<Param>| p[..6].to_vec();
+        let text = |s: &str| Param::Text(s.into());
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        // Rows in the order they first appear; each one's sums.
+        assert_eq!(key_of(&rows[0])[0], text("k"));
+        assert_eq!(key_of(&rows[0])[3], text("m1"));
+        assert_eq!(&rows[0][6..], &[3, 1, 60, 15, 12, 3, 360].map(Param::Int)[..]);
+        assert_eq!(key_of(&rows[1])[3], text("m2"));
+        assert_eq!(&rows[1][6..8], &[Param::Int(1), Param::Int(0)]);
+        assert_eq!(key_of(&rows[2])[0], text("other"));
+        assert_eq!(key_of(&rows[3])[1], Param::Text(utc_date(next_day)));
+        // Every request of the batch is counted once.
+        let requests: i64 = rows
+            .iter()
+            .map(|r| match r[6] {
+                Param::Int(n) => n,
+                Param::Text(_) => 0,
+            })
+            .sum();
+        assert_eq!(requests, batch.len() as i64);
+        assert!(record_params(&[]).is_empty());
+    }
+
 }

@@ -204,8 +204,8 @@ impl Ledger {
                 spend_of,
                 now_ms,
             } => {
-                for event in &events {
-                    rows::<Value>(&self.sql, usage::RECORD, event.params())?;
+                for params in usage::record_params(&events) {
+                    rows::<Value>(&self.sql, usage::RECORD, params)?;
                 }
                 let mut spends = serde_json::Map::new();
                 for key in spend_of {

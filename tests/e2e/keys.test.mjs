@@ -12,7 +12,7 @@ import { startStack, assertNoSecretsLogged, storedCredentials, workerOptions, AD
 import { startMock } from '../mock/upstream.mjs';
 import { MockControl, ROOT } from '../harness.mjs';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { promisify, isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 
 const TOOL = path.join(ROOT, 'target/release/qwen-accounts');
@@ -296,6 +296,31 @@ describe('usage accounting matches what upstream reported, every endpoint', () =
     assert.equal(sent.body.stream_options.include_usage, true);
     const row = await usageOf(admin, k.id);
     assert.ok(row.input_tokens > 0 && row.output_tokens > 0, JSON.stringify(row));
+  });
+
+  test('requests answered together, their usage written in one batch, are each counted', async () => {
+    const k = (await admin('POST', '/admin/keys', { name: 'together' })).body;
+    const openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: k.key, maxRetries: 0, defaultHeaders: { 'x-qwen-account': 'ds' } });
+    // Six at once (one batch of usage events): four to one model, two to another, of different
+    // lengths, so that a row counted once per batch or summed wrongly shows.
+    const asks = [['qwen3-coder-plus', 'a'], ['qwen3-coder-flash', 'bb bb'], ['qwen3-coder-plus', 'ccc ccc ccc'],
+      ['qwen3-coder-plus', 'dddd'], ['qwen3-coder-flash', 'e e e e e e e'], ['qwen3-coder-plus', 'ffffff ff']];
+    const answers = await Promise.all(asks.map(([model, content]) => openai.chat.completions.create({ model, messages: [{ role: 'user', content }] })));
+    const expected = {};
+    asks.forEach(([model], i) => {
+      const e = expected[model] ??= { requests: 0, input: 0, output: 0 };
+      e.requests += 1;
+      e.input += answers[i].usage.prompt_tokens;
+      e.output += answers[i].usage.completion_tokens;
+    });
+    let got = null;
+    for (let i = 0; i < 40; i++) {
+      const rows = (await admin('GET', `/admin/usage?group_by=model&key=${k.id}`)).body.rows;
+      got = Object.fromEntries(rows.map((r) => [r.model, { requests: r.requests, input: r.input_tokens, output: r.output_tokens }]));
+      if (isDeepStrictEqual(got, expected)) break;
+      await sleep(100);
+    }
+    assert.deepEqual(got, expected);
   });
 
   test('/admin/usage groups by key, model, account and day', async () => {
