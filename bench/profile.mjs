@@ -8,11 +8,14 @@
 // its caller. The mock upstream answers at once, its events back to back unless --chunk-ms.
 //
 //   node bench/profile.mjs [--requests N] [--route NAME[,NAME...]] [--top K] [--interval-us US]
-//                          [--chunk-ms MS] [--inclusive] [--build DIR] [--save DIR]
+//                          [--chunk-ms MS] [--inclusive] [--build DIR] [--save DIR] [--log off]
 //   node bench/profile.mjs --cold K
 //
 // Build with QW_WASM_NAMES=1 bash scripts/build.sh first: the release build drops the names.
 //
+// --log off drops the request's log line in our Worker (REQUEST_LOG = "off") and in the
+// same-work floor: under the inspector every console.log is sent to it, which costs the isolate
+// 35-110 µs depending on where the call is made, enough to blur a comparison of the rest.
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
 // Named routes run in the order given (a name may repeat): an isolate's cost per request can
@@ -44,6 +47,7 @@ const { values: opt } = parseArgs({
     'interval-us': { type: 'string', default: '100' },
     inclusive: { type: 'boolean', default: false },
     'chunk-ms': { type: 'string', default: '0' },
+    log: { type: 'string', default: 'on' },
     warmup: { type: 'string', default: '30' },
     cold: { type: 'string' },
     build: { type: 'string', default: 'build' },
@@ -241,7 +245,7 @@ const ctl = new MockControl(mock.url);
 const persist = mkdtempSync(path.join(tmpdir(), 'qwen-profile-'));
 const inspectorPort = await freePort();
 const mf = new Miniflare({
-  ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-profile' }, persist),
+  ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY, ADMIN_SECRET_KEY: 'admin-profile', REQUEST_LOG: opt.log }, persist),
   scriptPath: `${opt.build}/index.js`,
   inspectorPort,
   handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
@@ -262,7 +266,7 @@ const shapesUrl = (await shapes.ready).toString().replace(/\/$/, '');
 const samePort = await freePort();
 const same = new Miniflare({
   rootPath: ROOT, scriptPath: 'bench/same-work-worker.mjs', modules: true, compatibilityDate: COMPATIBILITY_DATE,
-  bindings: { UPSTREAM: mock.url, ...ledgerSql(ROOT) }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
+  bindings: { UPSTREAM: mock.url, LOG: opt.log, ...ledgerSql(ROOT) }, durableObjects: { LEDGER: { className: 'Ledger', useSQLite: true } },
   host: '127.0.0.1', port: 0, inspectorPort: samePort,
   handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
 });

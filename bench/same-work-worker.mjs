@@ -7,9 +7,10 @@
 // parsed and its model checked; the upstream request with the OAuth account kind's headers
 // (the profile's account), a first-byte deadline that aborts it; the answer read whole with a
 // cap and a deadline; its usage read; the answer with the CORS, security and id headers; one
-// JSON log line; the usage event queued and written in batches every 20 ms to a SQLite Durable
-// Object (the ledger's own table and upsert, given as the bindings USAGE_TABLE and USAGE_RECORD
-// by bench/ledger-sql.mjs), the batch's write kept running by the request that started it.
+// JSON log line (unless LOG is "off"); the usage event queued and written in batches every 20 ms
+// to a SQLite Durable Object (the ledger's own table and upsert, given as the bindings
+// USAGE_TABLE and USAGE_RECORD by bench/ledger-sql.mjs, a batch's events summed per row as the
+// ledger does), the batch's write kept running by the request that started it.
 const CAP = 16 * 1024 * 1024;
 const FLUSH_MS = 20;
 const TIMED_OUT = {};
@@ -122,7 +123,7 @@ export default {
       route: 'chat', error: up.status >= 400, input_tokens: usage.prompt_tokens ?? 0, output_tokens: usage.completion_tokens ?? 0,
       cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0, reasoning_tokens: 0, latency_ms: latency,
     };
-    console.log(JSON.stringify({ type: 'request', request_id: id, ...event, status: up.status, upstream_status: up.status, attempts: 1 }));
+    if (env.LOG !== 'off') console.log(JSON.stringify({ type: 'request', request_id: id, ...event, status: up.status, upstream_status: up.status, attempts: 1 }));
     queue.push(event);
     if (!scheduled) {
       scheduled = true;
