@@ -9,6 +9,7 @@ mod cache;
 mod client_headers;
 mod clients;
 mod ctx;
+mod executor;
 mod failover;
 mod fetch;
 mod handlers;
@@ -35,6 +36,7 @@ use worker::{event, Context, Env};
 #[event(start)]
 fn start() {
     std::panic::set_hook(Box::new(|info| worker::console_error!("panic: {info}")));
+    executor::prefer_promise_reactions();
 }
 
 #[event(fetch)]
