@@ -155,14 +155,14 @@ export function passStream(body, idleMs, idleBytes, failBytes, abort) {
     if (over) return;
     over = true;
     clearInterval(timer);
-    try {
-      const writer = out.writable.getWriter();
-      if (bytes) await writer.write(bytes);
-      await writer.close();
-    } catch {
-      // The client went away.
-    }
     if (bytes) {
+      try {
+        const writer = out.writable.getWriter();
+        await writer.write(bytes);
+        await writer.close();
+      } catch {
+        // The client went away.
+      }
       abort?.abort();
       reader.cancel().catch(() => {});
     } else {
@@ -177,7 +177,9 @@ export function passStream(body, idleMs, idleBytes, failBytes, abort) {
     await readUntil(new Promise((resolve) => { timer = setTimeout(resolve, 2000, EMPTY); }));
     clearTimeout(timer);
   };
-  client.pipeTo(out.writable, { preventClose: true, preventAbort: true, signal: stop.signal }).then(
+  // A clean end closes the client's stream in the pipe; a broken or stopped one leaves it open
+  // for the error event.
+  client.pipeTo(out.writable, { preventAbort: true, signal: stop.signal }).then(
     () => finish(null),
     () => finish(idled ? idleBytes : failBytes),
   );
