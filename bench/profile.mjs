@@ -13,9 +13,9 @@
 //
 // Build with QW_WASM_NAMES=1 bash scripts/build.sh first: the release build drops the names.
 //
-// --log off drops the request's log line in our Worker (REQUEST_LOG = "off") and in the
-// same-work floor: under the inspector every console.log is sent to it, which costs the isolate
-// 35-110 µs depending on where the call is made, enough to blur a comparison of the rest.
+// --log off drops the request's log line in our Worker (REQUEST_LOG = "off", with --cold too)
+// and in the same-work floor: under the inspector every console.log is sent to it, which costs
+// the isolate 35-110 µs depending on where the call is made, enough to blur a comparison.
 // --chunk-ms spaces the mock's events; --inclusive adds, per route, the time in each of our Rust
 // functions with all it called. The *-long routes (3,600-event answers) run only when named.
 // Named routes run in the order given (a name may repeat): an isolate's cost per request can
@@ -54,6 +54,7 @@ const { values: opt } = parseArgs({
     save: { type: 'string' },
   },
 });
+if (!['on', 'off'].includes(opt.log)) throw new Error(`--log on or off, not ${opt.log}`);
 const N = Number(opt.requests);
 // Without the WebAssembly's names section (scripts/build.sh drops it) our functions show as
 // wasm-function[N]: say how to keep it.
@@ -184,7 +185,7 @@ async function coldStarts(k) {
     for (let i = 0; i < k; i++) {
       const port = await freePort();
       const mf = new Miniflare({
-        ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY }),
+        ...workerOptions({ QWEN_OAUTH_BASE_URL: mock.url, QWEN_API_BASE_URL: mock.url, OPENAI_API_KEYS: KEY, REQUEST_LOG: opt.log }),
         scriptPath: `${opt.build}/index.js`,
         inspectorPort: port,
         handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },

@@ -439,7 +439,10 @@ mod tests {
         // Rows in the order they first appear; each one's sums.
         assert_eq!(key_of(&rows[0])[0], text("k"));
         assert_eq!(key_of(&rows[0])[3], text("m1"));
-        assert_eq!(&rows[0][6..], &[3, 1, 60, 15, 12, 3, 360].map(Param::Int)[..]);
+        assert_eq!(
+            &rows[0][6..],
+            &[3, 1, 60, 15, 12, 3, 360].map(Param::Int)[..]
+        );
         assert_eq!(key_of(&rows[1])[3], text("m2"));
         assert_eq!(&rows[1][6..8], &[Param::Int(1), Param::Int(0)]);
         assert_eq!(key_of(&rows[2])[0], text("other"));
@@ -455,5 +458,4 @@ mod tests {
         assert_eq!(requests, batch.len() as i64);
         assert!(record_params(&[]).is_empty());
     }
-
 }

@@ -29,6 +29,14 @@ describe('with client keys', () => {
     await s.close();
   });
 
+  test("the futures' executor takes promise reactions at start-up (no warning that it kept queueMicrotask)", async () => {
+    const res = await chat(s.url, { model: 'qwen3-coder-plus', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(res.status, 200);
+    // The isolate has started and served: its start-up lines are in the log by now.
+    assert.match(s.logs.join(''), /API protected by/);
+    assert.doesNotMatch(s.logs.join(''), /did not take promise reactions/);
+  });
+
   test('GET / describes the service and its auth', async () => {
     const res = await fetch(s.url + '/');
     const body = await res.json();

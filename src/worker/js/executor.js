@@ -8,15 +8,26 @@
 // request: the bindings catch the trap where WebAssembly is called (checked by hand with a
 // panicking build). Called from src/worker/executor.rs.
 
-/** Runs `make` with `globalThis.queueMicrotask` hidden, then puts it back as it was. */
+/**
+ * Runs `make` with `globalThis.queueMicrotask` hidden, then puts it back as it was. Returns
+ * whether anything looked for it meanwhile (the executor does when it makes its queue; if it
+ * did not, its queue was made before, with queueMicrotask).
+ */
 export function withoutQueueMicrotask(make) {
   const own = Object.getOwnPropertyDescriptor(globalThis, 'queueMicrotask');
+  let looked = false;
   try {
-    Object.defineProperty(globalThis, 'queueMicrotask', { value: undefined, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'queueMicrotask', {
+      get() {
+        looked = true;
+        return undefined;
+      },
+      configurable: true,
+    });
   } catch {
     // The runtime does not let it be hidden: the executor keeps using it.
     make();
-    return;
+    return false;
   }
   try {
     make();
@@ -24,4 +35,5 @@ export function withoutQueueMicrotask(make) {
     if (own) Object.defineProperty(globalThis, 'queueMicrotask', own);
     else delete globalThis.queueMicrotask;
   }
+  return looked;
 }
