@@ -4,7 +4,7 @@
 //!
 //! - [`keys`]: named keys (`sk-qw-<id>-<secret>`), their settings, checking a presented key;
 //! - [`limits`]: budgets against spend, rate permits;
-//! - [`usage`]: the usage rows, the upsert each request makes, the reports.
+//! - [`usage`]: the usage rows, the upsert per row of a batch, the reports.
 
 pub mod keys;
 pub mod limits;

@@ -1,5 +1,6 @@
 //! Usage accounting as the ledger stores it: one row per (key, UTC day, account, model asked,
-//! model sent, route), added to by every request (one upsert), and the reports read from them.
+//! model sent, route), added to by every request (one upsert per row of a batch of requests),
+//! and the reports read from them.
 //! The SQL lives here, beside the rules it encodes; the Durable Object only runs it.
 
 use crate::error::GatewayError;

@@ -1,5 +1,5 @@
-//! What each request comes to, once it is over: one usage row added in the ledger (under
-//! `waitUntil`, after the answer) and one structured log line. Handlers fill the request's
+//! What each request comes to, once it is over: its usage added to its row in the ledger (under
+//! `waitUntil`, after the answer, in a batch) and one structured log line. Handlers fill the request's
 //! [`Note`] as they learn things (route, models, account, the answer's usage or where it will
 //! come from); [`close`] runs when the Worker has its answer, and for a stream waits for its
 //! end. The log line never holds a secret or any message content.
@@ -90,8 +90,8 @@ fn finish(ctx: &Ctx, n: Note, status: u16, usage: Usage) -> Option<Flush> {
 }
 
 /// Usage events wait this long for others of the same isolate, so that the ledger is called
-/// once for all of them (under load, far fewer ledger calls than requests; still one row
-/// written per request). The request whose event starts a batch keeps the batch's write
+/// once for all of them (under load, far fewer ledger calls than requests, and one row written
+/// per row the batch adds to). The request whose event starts a batch keeps the batch's write
 /// running (`waitUntil`); the others only add to it. A request's own `waitUntil`, ended one by
 /// one, costs the runtime more than the rest of its accounting.
 const FLUSH_MS: u64 = 20;
