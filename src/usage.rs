@@ -70,6 +70,16 @@ impl Usage {
         }
     }
 
+    /// Each field the sum of the two (requests added up), at most `u64::MAX`.
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
+            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+        }
+    }
+
     pub fn tokens(&self) -> u64 {
         self.input_tokens + self.output_tokens
     }
@@ -114,5 +124,31 @@ mod tests {
             7
         );
         assert_eq!(Usage::from_any(&json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn plus_adds_each_field_and_saturates() {
+        let a = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            cached_tokens: 4,
+            reasoning_tokens: 1,
+        };
+        let b = Usage {
+            input_tokens: u64::MAX,
+            output_tokens: 2,
+            cached_tokens: 0,
+            reasoning_tokens: 3,
+        };
+        let sum = a.plus(b);
+        assert_eq!(
+            (
+                sum.input_tokens,
+                sum.output_tokens,
+                sum.cached_tokens,
+                sum.reasoning_tokens
+            ),
+            (u64::MAX, 7, 4, 4)
+        );
     }
 }

@@ -147,11 +147,7 @@ pub fn record_params(events: &[UsageEvent]) -> Vec<Vec<Param>> {
         let sum = &mut sums[at];
         sum.requests += 1;
         sum.errors += u64::from(e.error);
-        let (u, add) = (&mut sum.usage, &e.usage);
-        u.input_tokens = u.input_tokens.saturating_add(add.input_tokens);
-        u.output_tokens = u.output_tokens.saturating_add(add.output_tokens);
-        u.cached_tokens = u.cached_tokens.saturating_add(add.cached_tokens);
-        u.reasoning_tokens = u.reasoning_tokens.saturating_add(add.reasoning_tokens);
+        sum.usage = sum.usage.plus(e.usage);
         sum.latency_ms = sum.latency_ms.saturating_add(e.latency_ms);
     }
     sums.into_iter()
