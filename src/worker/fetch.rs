@@ -116,7 +116,17 @@ pub struct Exchange {
 }
 
 /// The response headers the Worker reads of an upstream answer, read in the same call as its
-/// head (one line each, as `headerValues` takes them).
+/// head; in the order of [`ANSWER_HEADERS`].
+#[derive(Debug, Clone, Copy)]
+pub enum AnswerHeader {
+    ContentType,
+    DashScopeRequestId,
+    XRequestId,
+    RequestId,
+    RetryAfter,
+}
+
+/// The names of the [`AnswerHeader`]s, one line each, as `headerValues` takes them.
 const ANSWER_HEADERS: &str =
     "content-type\nx-dashscope-request-id\nx-request-id\nrequest-id\nretry-after";
 
@@ -125,13 +135,9 @@ impl Exchange {
         self.status
     }
 
-    /// The value of the response header `name` (read with the head when it is one of
-    /// [`ANSWER_HEADERS`], from the runtime otherwise).
-    pub fn header(&self, name: &str) -> Option<String> {
-        match ANSWER_HEADERS.split('\n').position(|n| n == name) {
-            Some(i) => self.headers.get(i).cloned().flatten(),
-            None => self.response.headers().get(name).ok().flatten(),
-        }
+    /// The value of a response header read with the head.
+    pub fn header(&self, header: AnswerHeader) -> Option<String> {
+        self.headers.get(header as usize).cloned().flatten()
     }
 }
 

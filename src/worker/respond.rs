@@ -3,7 +3,7 @@
 //! or read whole) is handed to the client as a runtime object, so its bytes never enter
 //! WebAssembly.
 
-use super::fetch;
+use super::fetch::{self, AnswerHeader};
 use super::note::{parse_usage, UsageSource};
 use super::streams;
 use super::upstream::Answer;
@@ -142,9 +142,9 @@ fn answer_headers(
     }
     // Upstream's own request id, for support tickets with the provider (ours is x-request-id).
     let upstream_id = exchange
-        .header("x-dashscope-request-id")
-        .or_else(|| exchange.header("x-request-id"))
-        .or_else(|| exchange.header("request-id"));
+        .header(AnswerHeader::DashScopeRequestId)
+        .or_else(|| exchange.header(AnswerHeader::XRequestId))
+        .or_else(|| exchange.header(AnswerHeader::RequestId));
     if let Some(v) = &upstream_id {
         more.push(("x-upstream-request-id", v));
     }
@@ -216,7 +216,7 @@ pub fn upstream_answer(
         "application/json"
     };
     let content_type = exchange
-        .header("content-type")
+        .header(AnswerHeader::ContentType)
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| default_type.to_owned());
     let h = answer_headers(account, exchange, &content_type, streamed);

@@ -4,7 +4,7 @@
 //! another account, or an error that ends it).
 
 use super::ctx::Ctx;
-use super::fetch::{self, now_ms, Capped, Exchange};
+use super::fetch::{self, now_ms, AnswerHeader, Capped, Exchange};
 use super::refresh::usable_credentials;
 use super::streams::{self, StreamHead};
 use crate::accounts::id::AccountId;
@@ -153,7 +153,7 @@ async fn send(
     let status = ex.status();
     match read_for(status, call.stream()) {
         Read::ErrorBody => {
-            let retry_after = ex.header("retry-after");
+            let retry_after = ex.header(AnswerHeader::RetryAfter);
             let text = fetch::read_body(&ex, ERROR_BODY_CAP, deadlines.short())
                 .await
                 .map(|b| b.text());

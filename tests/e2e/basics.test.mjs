@@ -190,6 +190,30 @@ describe('with client keys', () => {
     assert.equal(rec.body.messages[0].content, 'part one\npart two');
   });
 
+  test("an answer names upstream's request id beside ours, passed through or translated, whole or streamed", async () => {
+    const post = (route, body) => fetch(s.url + route, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const messages = [{ role: 'user', content: 'hi' }];
+    for (const [route, body] of [
+      ['/v1/chat/completions', { messages }],
+      ['/v1/chat/completions', { messages, stream: true }],
+      ['/v1/messages', { model: 'qwen3-coder-plus', max_tokens: 50, messages }],
+      ['/v1/messages', { model: 'qwen3-coder-plus', max_tokens: 50, messages, stream: true }],
+    ]) {
+      const res = await post(route, body);
+      await res.text();
+      const what = `${route} stream=${Boolean(body.stream)}`;
+      assert.equal(res.status, 200, what);
+      assert.match(res.headers.get('x-upstream-request-id') ?? '', /^mock-[0-9a-f]{16}$/, what);
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, what);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', what);
+      assert.match(res.headers.get('content-type'), body.stream ? /^text\/event-stream/ : /^application\/json/, what);
+    }
+  });
+
   test('CORS preflight', async () => {
     const res = await fetch(s.url + '/v1/chat/completions', { method: 'OPTIONS' });
     assert.equal(res.status, 204);

@@ -2,7 +2,7 @@
 // normal answer ("ok") comes from the endpoint's plan (chat.mjs, anthropic.mjs, ...); this module
 // holds the legacy behaviours, the error classes (fixtures) and the fault modes for hardening tests.
 import { ERROR_KINDS, INVALID_TOKEN, QUOTA, anthropicType, sendError, sendFixture } from './errors.mjs';
-import { apiError, send, sendRaw, sse, writeAll, writeEvents, writeFill, writeStamped } from './wire.mjs';
+import { apiError, hex, send, sendRaw, sse, writeAll, writeEvents, writeFill, writeStamped } from './wire.mjs';
 
 export const LEGACY_CHAT_KINDS = new Set([
   'ok', 'quota', 'quota403', 'throttle', 'auth', 'bad_request', 'context_length', 'model_not_found',
@@ -48,10 +48,14 @@ export function errorEvent(dialect, type, code, message) {
   return sse({ type: 'error', error: { type: kind, message } }, 'error');
 }
 
-/** Writes a plan: {json, status?, headers?} as JSON, or {events} as an SSE stream. */
+/**
+ * Writes a plan: {json, status?, headers?} as JSON, or {events} as an SSE stream; either carries
+ * an `x-request-id` of the mock's own (`mock-` and 16 hex digits), as a provider's answers do.
+ */
 export async function writePlan(rt, ctx, plan) {
-  if (!plan.events) return send(ctx.res, plan.status ?? 200, plan.json, plan.headers);
-  ctx.res.writeHead(200, SSE_HEADERS);
+  const id = { 'x-request-id': `mock-${hex(8)}` };
+  if (!plan.events) return send(ctx.res, plan.status ?? 200, plan.json, { ...id, ...plan.headers });
+  ctx.res.writeHead(200, { ...SSE_HEADERS, ...id });
   if (ctx.body?.mock_stamp === true) await writeStamped(ctx.res, plan.events, rt.sleep, rt.config.chunk_delay_ms);
   else await writeEvents(ctx.res, plan.events, rt.sleep, rt.config.chunk_delay_ms);
   ctx.res.end();
