@@ -1,8 +1,9 @@
 //! One attempt on one account, as rules: where the request goes with the account's credentials,
 //! what to read of the reply, and what the reply means — an answer to hand on, a refused OAuth
 //! token refreshed once and sent once more, a failure that moves the request to another
-//! account, or an error that ends it (the client's own mistake, as upstream saw it). The Worker
-//! carries out the I/O each step names (`worker::upstream`); the rules are tested here.
+//! account, or an error that ends the request (the client's own mistake as upstream saw it, or
+//! an answer too large to hand on). The Worker carries out the I/O each step names
+//! (`worker::upstream`); the rules are tested here.
 
 use super::classify::{classify, classify_stream_error, Verdict};
 use super::request::{bearer, headers, url, Endpoint};
@@ -36,7 +37,8 @@ pub struct Outgoing<'a> {
 /// What to read of a reply once its head is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Read {
-    /// An error: its body, up to [`ERROR_BODY_CAP`], within the short wait.
+    /// Not a success (an error, or a 1xx or 3xx upstream should never send): its body, up to
+    /// [`ERROR_BODY_CAP`], within the short wait.
     ErrorBody,
     /// Nothing: a success without an answer (204, 205).
     Nothing,
@@ -46,7 +48,8 @@ pub enum Read {
     StreamHead,
 }
 
-/// A reply that is no answer, as the Worker got it.
+/// What came of a send that can hold no answer, as the Worker got it: no head at all, a status
+/// outside 2xx, or a success without content.
 pub enum Setback<'a> {
     /// No head: a network failure, or none within its wait (what the runtime said).
     NoHead(String),
@@ -93,16 +96,27 @@ pub enum FirstEvent<'a, A> {
     TooLong,
 }
 
-/// What an attempt comes to after a setback.
-#[derive(Debug, PartialEq)]
+/// What an attempt comes to when its send brought no answer.
+#[derive(PartialEq)]
 pub enum Next {
     /// Upstream refused the OAuth token `rejected`: get fresh credentials
-    /// ([`Attempt::refreshed`]) and send once more.
+    /// ([`Attempt::after_refresh`]) and send once more.
     Refresh { rejected: String },
     /// This account cannot serve: try another.
     FailOver(Failure),
     /// The request ends here.
     Fatal(GatewayError),
+}
+
+/// The rejected token stays out of any debug output.
+impl std::fmt::Debug for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Next::Refresh { .. } => f.write_str("Refresh { rejected: <token> }"),
+            Next::FailOver(failure) => f.debug_tuple("FailOver").field(failure).finish(),
+            Next::Fatal(e) => f.debug_tuple("Fatal").field(e).finish(),
+        }
+    }
 }
 
 /// What to read of a reply with `status`.
@@ -165,13 +179,13 @@ impl Attempt {
     }
 
     /// Upstream refused the credentials once and fresh ones were got: the next send is the
-    /// last on this account.
-    pub fn refreshed(&mut self, fresh: Credentials) {
+    /// last on this account (a refusal of it is never [`Next::Refresh`]).
+    pub fn after_refresh(&mut self, fresh: Credentials) {
         self.creds = fresh;
         self.refreshed = true;
     }
 
-    /// What a reply that is no answer means for this attempt.
+    /// What a send that brought no answer means for this attempt.
     pub fn setback(&self, setback: Setback, now_ms: u64) -> Next {
         match setback {
             Setback::NoHead(detail) => Next::FailOver(Failure::unavailable(detail)),
@@ -237,9 +251,10 @@ impl Attempt {
         }
     }
 
-    /// What an upstream error means for this attempt. A refused token is refreshed once; an
-    /// account that fails names the credentials that were actually sent, and a plan window
-    /// becomes the instant it renews.
+    /// What an upstream error means for this attempt. A refused token is refreshed once (an API
+    /// key, even one that took an OAuth account's place during the refresh, is not: it is
+    /// dead); an account that fails names the credentials that were actually sent, and a plan
+    /// window becomes the instant it renews.
     fn verdict(&self, v: Verdict, now_ms: u64) -> Next {
         let fingerprint = Some(self.creds.fingerprint());
         match v {

@@ -41,6 +41,9 @@ fn fail_over(next: Next) -> Failure {
 #[test]
 fn what_to_read_follows_the_status_and_the_mode() {
     assert_eq!(read_for(200, false), Read::Whole);
+    assert_eq!(read_for(299, false), Read::Whole);
+    assert_eq!(read_for(100, true), Read::ErrorBody);
+    assert_eq!(read_for(300, true), Read::ErrorBody);
     assert_eq!(read_for(201, true), Read::StreamHead);
     assert_eq!(read_for(204, false), Read::Nothing);
     assert_eq!(read_for(205, true), Read::Nothing);
@@ -62,7 +65,11 @@ fn outgoing_names_the_endpoint_url_and_secret_of_the_account() {
         .outgoing(BASE, Some(Endpoint::ChatCompletions), true, Some("curl/8"))
         .unwrap();
     assert_eq!(out.endpoint, Endpoint::ChatCompletions);
-    assert!(out.url.ends_with("/chat/completions"), "{}", out.url);
+    // A key of a region goes to its region's preset base, not the configured default.
+    assert_eq!(
+        out.url,
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1/chat/completions"
+    );
     assert_eq!(out.bearer, "sk-secret-1");
     assert!(out
         .headers
@@ -88,8 +95,13 @@ fn a_refused_oauth_token_is_refreshed_once_then_the_account_is_discontinued() {
             rejected: "at-old".into()
         }
     );
-    a.refreshed(oauth("at-new"));
-    assert_eq!(a.credentials().expiry_ms(), oauth("at-new").expiry_ms());
+    a.after_refresh(oauth("at-new"));
+    assert_eq!(
+        a.outgoing(BASE, Some(Endpoint::ChatCompletions), false, None)
+            .unwrap()
+            .bearer,
+        "at-new"
+    );
     let second = fail_over(a.setback(error(401, "{}"), NOW));
     assert_eq!(
         second,
@@ -115,7 +127,11 @@ fn a_refused_api_key_is_dead_at_once_naming_the_key_sent() {
         reason.contains("HTTP 401") && reason.contains("region"),
         "{reason}"
     );
-    assert!(!note.unwrap_or_default().contains("sk-secret-1"));
+    let note = note.expect("upstream's message kept for the admin");
+    assert!(
+        note.contains("Incorrect API key") && !note.contains("sk-secret-1"),
+        "{note}"
+    );
     assert_eq!(fingerprint, Some(dashscope().fingerprint()));
 }
 
@@ -282,9 +298,77 @@ fn a_stream_is_judged_by_its_first_event() {
             rejected: "at-1".into()
         })
     );
-    a.refreshed(oauth("at-2"));
+    a.after_refresh(oauth("at-2"));
     assert!(matches!(
         a.reply(stream(FirstEvent::Error(refused)), NOW),
         Err(Next::FailOver(Failure::Discontinued { .. }))
     ));
+}
+
+#[test]
+fn a_key_that_took_the_accounts_place_during_the_refresh_is_not_refreshed_again() {
+    let mut a = Attempt::new(oauth("at-old"));
+    assert!(matches!(
+        a.setback(error(403, "{}"), NOW),
+        Next::Refresh { .. }
+    ));
+    a.after_refresh(dashscope());
+    let f = fail_over(a.setback(error(401, "{}"), NOW));
+    assert!(
+        matches!(&f, Failure::Dead { reason, fingerprint: Some(p), .. }
+            if reason.contains("API key rejected") && *p == dashscope().fingerprint()),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn a_plan_window_on_oauth_credentials_renews_on_the_first_of_the_month() {
+    let a = Attempt::new(oauth("at-1"));
+    let body = r#"{"error":{"message":"month allocated quota exceeded"}}"#;
+    let Failure::OutUntil { until_ms, .. } = fail_over(a.setback(error(429, body), NOW)) else {
+        panic!("expected out until the window renews")
+    };
+    assert_eq!(until_ms, crate::time::next_month_day_utc8(NOW, 1));
+}
+
+#[test]
+fn the_clients_mistake_in_a_first_event_ends_the_request() {
+    let a = Attempt::new(dashscope());
+    let bad = r#"{"error":{"code":"invalid_parameter_error","message":"bad value"}}"#;
+    let next = a.reply::<()>(Reply::Stream(Ok(FirstEvent::Error(bad))), NOW);
+    assert!(
+        matches!(
+            &next,
+            Err(Next::Fatal(GatewayError::UpstreamClient {
+                status: 400,
+                ..
+            }))
+        ),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn what_a_read_failure_said_is_kept_as_the_detail() {
+    let a = Attempt::new(dashscope());
+    let unread: Reply<()> = Reply::Whole {
+        status: 200,
+        body: Err("the body did not arrive within 30 s".into()),
+    };
+    assert!(matches!(a.reply(unread, NOW),
+        Err(Next::FailOver(Failure::Unavailable { detail, .. })) if detail == "the body did not arrive within 30 s"));
+    let broken = a.reply::<()>(Reply::Stream(Err("network error".into())), NOW);
+    assert!(matches!(broken,
+        Err(Next::FailOver(Failure::Unavailable { detail, .. })) if detail == "network error"));
+}
+
+#[test]
+fn a_refresh_step_does_not_show_the_token() {
+    let shown = format!(
+        "{:?}",
+        Next::Refresh {
+            rejected: "at-live-token".into()
+        }
+    );
+    assert!(!shown.contains("at-live-token"), "{shown}");
 }

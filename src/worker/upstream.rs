@@ -1,7 +1,7 @@
 //! One attempt of one call on one account, carried out: usable credentials, the request, the
 //! read its reply's status calls for, and the rules of `qwen::attempt` on what came back (an
 //! answer for the client, a refresh and one more send, a failure that moves the request to
-//! another account, or an error that ends it).
+//! another account, or an error that ends the request).
 
 use super::ctx::Ctx;
 use super::fetch::{self, now_ms, AnswerHeader, Capped, Exchange};
@@ -87,7 +87,8 @@ impl Answer {
 pub enum AttemptError {
     /// This account could not serve: try another.
     FailOver(Failure),
-    /// The request ends here (upstream says it is the client's mistake).
+    /// The request ends here (the client's own mistake as upstream saw it, or an answer too
+    /// large to hand on).
     Fatal(GatewayError),
 }
 
@@ -106,14 +107,16 @@ pub async fn attempt(
     deadlines: Deadlines,
 ) -> Result<Answer, AttemptError> {
     let creds = usable_credentials(ctx, id, None, deadlines.request_end).await?;
-    let mut attempt = Attempt::new(creds);
+    let mut this = Attempt::new(creds);
+    // At most two sends: after a refresh, a refusal is a failure of the account, never another
+    // refresh (`qwen::attempt`).
     loop {
-        match send(ctx, &attempt, call, deadlines).await {
+        match send(ctx, &this, call, deadlines).await {
             Ok(answer) => return Ok(answer),
             Err(Next::Refresh { rejected }) => {
                 let fresh =
                     usable_credentials(ctx, id, Some(&rejected), deadlines.request_end).await?;
-                attempt.refreshed(fresh);
+                this.after_refresh(fresh);
             }
             Err(Next::FailOver(f)) => return Err(AttemptError::FailOver(f)),
             Err(Next::Fatal(e)) => return Err(AttemptError::Fatal(e)),
@@ -141,13 +144,13 @@ async fn send(
         )
         .map_err(Next::FailOver)?;
     let endpoint = out.endpoint;
-    let setback = |s: Setback| Err(attempt.setback(s, now_ms()));
+    let no_answer = |s: Setback| Err(attempt.setback(s, now_ms()));
     let started = now_ms();
     let head_ms = head_wait_ms(call.stream(), deadlines.left(), deadlines.short());
     let body = call.body_for(creds, endpoint);
     let ex = match fetch::post(&out.url, &out.headers, Some(out.bearer), &body, head_ms).await {
         Ok(ex) => ex,
-        Err(detail) => return setback(Setback::NoHead(detail)),
+        Err(detail) => return no_answer(Setback::NoHead(detail)),
     };
     drop(body);
     let status = ex.status();
@@ -157,13 +160,13 @@ async fn send(
             let text = fetch::read_body(&ex, ERROR_BODY_CAP, deadlines.short())
                 .await
                 .map(|b| b.text());
-            setback(Setback::Error {
+            no_answer(Setback::Error {
                 status,
                 retry_after: retry_after.as_deref(),
                 body: text.as_deref().map_err(Clone::clone),
             })
         }
-        Read::Nothing => setback(Setback::NoContent { status }),
+        Read::Nothing => no_answer(Setback::NoContent { status }),
         Read::Whole => {
             let read = fetch::read_body(&ex, ANSWER_CAP, deadlines.short()).await;
             let start = read
@@ -183,7 +186,9 @@ async fn send(
             })
         }
         Read::StreamHead => {
-            let first_event_ms = head_ms.saturating_sub(now_ms() - started).max(1);
+            let first_event_ms = head_ms
+                .saturating_sub(now_ms().saturating_sub(started))
+                .max(1);
             let error_data: String;
             let first = match streams::read_stream_head(&ex, first_event_ms).await {
                 Ok(StreamHead::Started(body, head_usage)) => {
