@@ -79,6 +79,9 @@ const ROUTES = [
   ['messages-stream-long', 'messages, 3,600 events, translated from chat', '/v1/messages', 'prof', { model: 'qwen3-coder-plus', stream: true, max_tokens: 32000, messages: [{ role: 'user', content: 'x'.repeat(16000) }] }],
   ['responses-stream-long', 'responses, 3,600 events, translated from chat', '/v1/responses', 'prof', { model: 'qwen3-coder-plus', stream: true, input: 'x'.repeat(16000) }],
   ['embeddings', 'embeddings, passed through', '/v1/embeddings', 'prof-ds', { model: 'text-embedding-v4', input: ['a', 'b'] }],
+  // GETs (no body): the Rust entry and nothing else (the liveness answer), and a small handler.
+  ['health', 'GET /health: the entry alone', '/health', 'prof', null],
+  ['models', 'GET /v1/models', '/v1/models', 'prof', null],
 ];
 // The five-line JavaScript proxy (bench/proxy-floor.mjs), the floor of any gateway here.
 const FLOOR = [
@@ -280,7 +283,9 @@ await kv.put('ACCOUNT:prof-ds', JSON.stringify({ kind: 'dashscope', api_key: ds.
 await kv.put('ACCOUNTS', JSON.stringify(['prof', 'prof-ds']));
 
 const send = async (base, route, account, body) => {
-  const res = await fetch(`${base}${route}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'x-upstream-auth': `Bearer ${acct.access_token}`, 'content-type': 'application/json', 'x-qwen-account': account }, body });
+  const res = body === 'null'
+    ? await fetch(`${base}${route}`, { headers: { authorization: `Bearer ${KEY}` } })
+    : await fetch(`${base}${route}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'x-upstream-auth': `Bearer ${acct.access_token}`, 'content-type': 'application/json', 'x-qwen-account': account }, body });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${route}: HTTP ${res.status} ${text.slice(0, 200)}`);
 };
