@@ -283,7 +283,7 @@ await kv.put('ACCOUNT:prof-ds', JSON.stringify({ kind: 'dashscope', api_key: ds.
 await kv.put('ACCOUNTS', JSON.stringify(['prof', 'prof-ds']));
 
 const send = async (base, route, account, body) => {
-  const res = body === 'null'
+  const res = body === null
     ? await fetch(`${base}${route}`, { headers: { authorization: `Bearer ${KEY}` } })
     : await fetch(`${base}${route}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'x-upstream-auth': `Bearer ${acct.access_token}`, 'content-type': 'application/json', 'x-qwen-account': account }, body });
   const text = await res.text();
@@ -306,7 +306,7 @@ try {
   for (const [id, name, route, account, body] of chosen) {
     const [base, target] = id.startsWith('floor') ? [floorUrl, floorInsp] : id.startsWith('shape') ? [shapesUrl, shapesInsp]
       : id === 'same-work' ? [sameUrl, sameInsp] : [url, insp];
-    const text = JSON.stringify(body);
+    const text = body === null ? null : JSON.stringify(body);
     for (let i = 0; i < Math.min(30, N, Number(opt.warmup ?? 30)); i++) await send(base, route, account, text);
     await target.send('Profiler.start');
     for (let i = 0; i < N; i++) await send(base, route, account, text);

@@ -100,7 +100,6 @@ fn int(n: u64) -> Param {
 }
 
 /// What a batch adds to one row of the usage table.
-#[derive(Debug, Clone, PartialEq, Eq)]
 struct RowSum {
     /// The row's key columns: key, day, account, model, model sent, route.
     row: [String; 6],
